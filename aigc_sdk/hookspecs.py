@@ -1,0 +1,107 @@
+"""Every hook of the SDK: the contract between the core and plugin authors.
+
+A plugin is a module (or object) exposed through the ``aigc_sdk`` entry-point group whose
+functions are marked with :data:`aigc_sdk.hookimpl`. Implement only the hooks you need.
+
+Registration hooks receive a ``register`` callable. Call it once per thing you provide::
+
+    register(name, target, summary="one line", **metadata)
+
+``target`` is either the factory itself (a class or function) or, better, a lazy
+``"package.module:attribute"`` string: the core imports it only when the thing is created,
+so listing plugins and ``aigc --help`` never import your model code.
+
+Lifecycle hooks are called by :class:`aigc_sdk.training.Trainer`; callbacks (progress bars,
+loggers, early stopping) are plain objects implementing them, passed as
+``Trainer(callbacks=[...])`` or shipped by a plugin to act on every run.
+
+Every hook here must be documented in ``docs/plugins.md`` (a test enforces it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from aigc_sdk.registry import Registrar
+
+PROJECT_NAME = "aigc_sdk"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+# --------------------------------------------------------------------------- registration
+
+
+@hookspec
+def register_models(register: Registrar) -> None:
+    """Register generative model families (GAN, VAE, AE, ... built from Generator,
+    Discriminator, Encoder and Decoder components).
+
+    ``target(**config)`` must return an :class:`aigc_sdk.interfaces.GenerativeModel`.
+    Pass ``family="gan" | "vae" | "ae" | ...`` as metadata so users can filter.
+    """
+
+
+@hookspec
+def register_evaluators(register: Registrar) -> None:
+    """Register evaluators (metrics). ``target(**config)`` returns an
+    :class:`aigc_sdk.interfaces.Evaluator`."""
+
+
+@hookspec
+def register_feature_extractors(register: Registrar) -> None:
+    """Register feature extractors used by evaluators (classifier features, random
+    conv features, raw pixels, or a network whose weights the user has locally).
+    ``target(**config)`` returns an :class:`aigc_sdk.interfaces.FeatureExtractor`."""
+
+
+@hookspec
+def register_datasets(register: Registrar) -> None:
+    """Register offline data sets. ``target(**options)`` returns an
+    :class:`aigc_sdk.interfaces.DatasetProvider`; no data set may download at run time."""
+
+
+@hookspec
+def register_use_cases(register: Registrar) -> None:
+    """Register business use-cases (synthetic tables, anomaly detection, recommendation,
+    augmentation). ``target(**config)`` returns an :class:`aigc_sdk.interfaces.UseCase`."""
+
+
+@hookspec
+def register_commands(subparsers: Any) -> None:
+    """Add sub-commands to the ``aigc`` CLI.
+
+    ``subparsers`` is the :mod:`argparse` sub-parsers object of the ``aigc`` parser. Add a
+    parser and set ``func`` with ``parser.set_defaults(func=callable)``; the callable
+    receives the parsed ``argparse.Namespace`` and returns an exit code. Keep imports of
+    heavy modules inside ``func`` so ``aigc --help`` stays fast.
+    """
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@hookspec
+def on_fit_start(trainer: Any, model: Any) -> None:
+    """Called once before the first training step (after a resume has restored state)."""
+
+
+@hookspec
+def on_train_step_end(trainer: Any, model: Any, step: int, metrics: Mapping[str, float]) -> None:
+    """Called after every optimisation step with that step's scalar metrics."""
+
+
+@hookspec
+def on_checkpoint_saved(trainer: Any, model: Any, step: int, path: str) -> None:
+    """Called after a checkpoint has been written completely (atomically) to ``path``."""
+
+
+@hookspec
+def on_fit_end(trainer: Any, model: Any, metrics: Mapping[str, float]) -> None:
+    """Called once when training stops, normally or on divergence, with the last metrics."""

@@ -1,0 +1,323 @@
+"""Catalogues of what plugins registered, and the public list_/create_/get_ functions that
+the Python API and the CLI share.
+
+Registration is lazy: a catalogue (models, evaluators, ...) is built the first time it is
+asked for, by calling each plugin's ``register_*`` hook separately, so a plugin that raises
+is quarantined without losing anyone else's registrations. Targets given as
+``"module:attribute"`` strings are imported only when the thing is created.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from aigc_sdk.errors import PluginConflictError, UnknownNameError
+from aigc_sdk.plugins import PluginHost
+
+log = logging.getLogger("aigc_sdk.plugins")
+
+#: kind -> registration hook name
+KINDS: dict[str, str] = {
+    "model": "register_models",
+    "evaluator": "register_evaluators",
+    "feature_extractor": "register_feature_extractors",
+    "dataset": "register_datasets",
+    "use_case": "register_use_cases",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Registration:
+    """One registered thing: a name, where it comes from, and how to build it."""
+
+    kind: str
+    name: str
+    target: Callable[..., Any] | str
+    summary: str
+    plugin: str
+    distribution: str | None
+    metadata: dict[str, Any]
+
+    def resolve(self) -> Callable[..., Any]:
+        """Import a lazy ``"module:attr"`` target (or return the callable as is)."""
+        if callable(self.target):
+            return self.target
+        module_name, _, attr = self.target.partition(":")
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly description."""
+        target = self.target if isinstance(self.target, str) else _qualname(self.target)
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "target": target,
+            "summary": self.summary,
+            "plugin": self.plugin,
+            "distribution": self.distribution,
+            **({"metadata": self.metadata} if self.metadata else {}),
+        }
+
+
+def _qualname(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', repr(obj))}"
+
+
+class Registrar:
+    """The ``register`` callable handed to ``register_*`` hooks (one per plugin and kind)."""
+
+    def __init__(self, kind: str, plugin: str, distribution: str | None) -> None:
+        self.kind, self.plugin, self.distribution = kind, plugin, distribution
+        self.entries: list[Registration] = []
+
+    def __call__(
+        self, name: str, target: Callable[..., Any] | str, *, summary: str = "", **metadata: Any
+    ) -> None:
+        """Register ``target`` under ``name``. See :mod:`aigc_sdk.hookspecs`."""
+        if not isinstance(name, str) or not name or ":" in name:
+            raise ValueError(f"{self.kind} name must be a non-empty string without ':', got {name!r}")
+        if not (callable(target) or (isinstance(target, str) and ":" in target)):
+            raise TypeError(f"target for {name!r} must be a callable or a 'module:attribute' string, got {target!r}")
+        if any(e.name == name for e in self.entries):
+            raise ValueError(f"plugin {self.plugin!r} registered {self.kind} {name!r} twice")
+        self.entries.append(
+            Registration(self.kind, name, target, summary, self.plugin, self.distribution, dict(metadata))
+        )
+
+
+class Catalog:
+    """All registrations of one kind, with conflicts kept visible rather than dropped."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.entries: dict[str, Registration] = {}
+        self.conflicts: dict[str, list[Registration]] = {}
+
+    def add(self, reg: Registration) -> None:
+        if reg.name in self.conflicts:
+            self.conflicts[reg.name].append(reg)
+        elif reg.name in self.entries:
+            self.conflicts[reg.name] = [self.entries.pop(reg.name), reg]
+        else:
+            self.entries[reg.name] = reg
+
+    def names(self) -> list[str]:
+        """Every name that resolves: unique names plus ``plugin:name`` for conflicting ones."""
+        qualified = [f"{r.plugin}:{r.name}" for regs in self.conflicts.values() for r in regs]
+        return sorted([*self.entries, *qualified])
+
+    def get(self, name: str) -> Registration:
+        if name in self.entries:
+            return self.entries[name]
+        if name in self.conflicts:
+            regs = self.conflicts[name]
+            who = " and ".join(f"{r.plugin!r} (distribution {r.distribution!r})" for r in regs)
+            options = ", ".join(f"'{r.plugin}:{r.name}'" for r in regs)
+            raise PluginConflictError(
+                f"{self.kind} {name!r} is registered by both {who}; ask for one of {options}, "
+                "or disable one plugin with AIGC_SDK_DISABLE_PLUGINS"
+            )
+        plugin, sep, bare = name.partition(":")
+        if sep:
+            for reg in self.conflicts.get(bare, []) + [r for r in self.entries.values() if r.name == bare]:
+                if reg.plugin == plugin:
+                    return reg
+        available = self.names()
+        close = difflib.get_close_matches(name, available, n=1)
+        raise UnknownNameError(self.kind.replace("_", " "), name, available, close[0] if close else None)
+
+
+class Registry:
+    """The plugin host plus one lazily built catalogue per kind."""
+
+    def __init__(self, host: PluginHost | None = None, *, autoload: bool = True) -> None:
+        self.host = host or PluginHost()
+        self._autoload = autoload
+        self._catalogs: dict[str, Catalog] = {}
+        self._lock = threading.RLock()
+
+    def catalog(self, kind: str) -> Catalog:
+        """Build (once) and return the catalogue of ``kind``."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+        with self._lock:
+            if kind not in self._catalogs:
+                if self._autoload:
+                    self.host.load_entry_points()
+                self._catalogs[kind] = self._build(kind)
+            return self._catalogs[kind]
+
+    def invalidate(self) -> None:
+        """Forget built catalogues (after registering a plugin by hand)."""
+        with self._lock:
+            self._catalogs.clear()
+
+    def _build(self, kind: str) -> Catalog:
+        hook_name = KINDS[kind]
+        catalog = Catalog(kind)
+        trace = os.environ.get("AIGC_SDK_TRACE_PLUGINS", "") not in ("", "0")
+        caller = getattr(self.host.pm.hook, hook_name)
+        for impl in reversed(caller.get_hookimpls()):  # registration order
+            info = self.host.plugins.get(impl.plugin_name)
+            registrar = Registrar(kind, impl.plugin_name, info.distribution if info else None)
+            if trace:
+                log.warning("trace: %s(%s)", hook_name, impl.plugin_name)
+            try:
+                impl.function(registrar)
+            except BaseException as exc:  # noqa: BLE001 - isolate the faulty plugin
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                if info is not None:
+                    self.host.quarantine(impl.plugin_name, hook_name, exc)
+                    self._drop_plugin(impl.plugin_name)
+                continue
+            if info is not None:
+                info.registered[kind] = [e.name for e in registrar.entries]
+            for entry in registrar.entries:
+                catalog.add(entry)
+        return catalog
+
+    def _drop_plugin(self, plugin: str) -> None:
+        for kind, cat in list(self._catalogs.items()):
+            rebuilt = Catalog(kind)
+            for reg in [*cat.entries.values(), *(r for rs in cat.conflicts.values() for r in rs)]:
+                if reg.plugin != plugin:
+                    rebuilt.add(reg)
+            self._catalogs[kind] = rebuilt
+
+    # ------------------------------------------------------------------ public helpers
+    def list(self, kind: str, **filters: Any) -> list[str]:
+        """Names of ``kind``, optionally filtered by metadata (e.g. ``family="gan"``)."""
+        cat = self.catalog(kind)
+        names = cat.names()
+        if not filters:
+            return names
+        out = []
+        for n in names:
+            reg = cat.get(n)
+            if all(reg.metadata.get(k) == v for k, v in filters.items()):
+                out.append(n)
+        return out
+
+    def get(self, kind: str, name: str) -> Registration:
+        """The registration of ``name`` (raises UnknownNameError / PluginConflictError)."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
+        return self.catalog(kind).get(name)
+
+    def create(self, kind: str, name: str, /, **config: Any) -> Any:
+        """Build ``name`` by calling its registered factory with ``config``."""
+        return self.get(kind, name).resolve()(**config)
+
+    def all_registrations(self) -> list[Registration]:
+        """Every registration of every kind (builds all catalogues)."""
+        out: list[Registration] = []
+        for kind in KINDS:
+            cat = self.catalog(kind)
+            out.extend(cat.entries.values())
+            out.extend(r for regs in cat.conflicts.values() for r in regs)
+        return out
+
+
+_default: Registry | None = None
+_default_lock = threading.Lock()
+
+
+def default_registry() -> Registry:
+    """The process-wide registry (created on first use)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Registry()
+        return _default
+
+
+def reset_default_registry() -> None:
+    """Drop the process-wide registry so the next call rediscovers plugins (tests)."""
+    global _default
+    with _default_lock:
+        _default = None
+
+
+def plugin_manager() -> PluginHost:
+    """The process-wide :class:`~aigc_sdk.plugins.PluginHost` (wraps the pluggy manager as ``.pm``)."""
+    reg = default_registry()
+    reg.host.load_entry_points()
+    return reg.host
+
+
+def list_models(**filters: Any) -> list[str]:
+    """Names of registered models; filter by metadata, e.g. ``list_models(family="vae")``."""
+    return default_registry().list("model", **filters)
+
+
+def create_model(name: str, /, **config: Any) -> Any:
+    """Create a registered model from keyword config, e.g. ``create_model("vae", latent_dim=16)``."""
+    return default_registry().create("model", name, **config)
+
+
+def list_evaluators(**filters: Any) -> list[str]:
+    """Names of registered evaluators (metrics)."""
+    return default_registry().list("evaluator", **filters)
+
+
+def get_evaluator(name: str, /, **config: Any) -> Any:
+    """Create a registered evaluator, e.g. ``get_evaluator("fid", extractor="classifier")``."""
+    return default_registry().create("evaluator", name, **config)
+
+
+def list_feature_extractors(**filters: Any) -> list[str]:
+    """Names of registered feature extractors."""
+    return default_registry().list("feature_extractor", **filters)
+
+
+def get_feature_extractor(name: str, /, **config: Any) -> Any:
+    """Create a registered feature extractor."""
+    return default_registry().create("feature_extractor", name, **config)
+
+
+def list_datasets(**filters: Any) -> list[str]:
+    """Names of registered data sets."""
+    return default_registry().list("dataset", **filters)
+
+
+def load_dataset(name: str, /, **options: Any) -> Any:
+    """Create the :class:`~aigc_sdk.interfaces.DatasetProvider` registered as ``name``;
+    call ``.load("train")`` / ``.load("test")`` on it for the splits."""
+    return default_registry().create("dataset", name, **options)
+
+
+def list_use_cases(**filters: Any) -> list[str]:
+    """Names of registered use-cases."""
+    return default_registry().list("use_case", **filters)
+
+
+def get_use_case(name: str, /, **config: Any) -> Any:
+    """Create a registered use-case."""
+    return default_registry().create("use_case", name, **config)
+
+
+def call_lifecycle_hook(hook_name: str, **kwargs: Any) -> None:
+    """Call a lifecycle hook on every loaded plugin, quarantining any plugin that raises.
+
+    User callbacks passed to the Trainer are called by the Trainer itself, so their errors
+    surface; installed plugins must not be able to stop someone else's training run.
+    """
+    reg = default_registry()
+    reg.host.load_entry_points()
+    caller = getattr(reg.host.pm.hook, hook_name)
+    for impl in reversed(caller.get_hookimpls()):
+        try:
+            impl.function(**{k: kwargs[k] for k in impl.argnames})
+        except Exception as exc:
+            reg.host.quarantine(impl.plugin_name, hook_name, exc)
