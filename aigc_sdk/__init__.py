@@ -93,4 +93,34 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["API_VERSION", "__version__", "hookimpl", *_LAZY]
+__all__ = [
+    "API_VERSION",
+    "AigcError",
+    "DatasetProvider",
+    "Decoder",
+    "Discriminator",
+    "Encoder",
+    "Evaluator",
+    "FeatureExtractor",
+    "GenerativeModel",
+    "Generator",
+    "PluginConflictError",
+    "PluginLoadError",
+    "UnknownNameError",
+    "UseCase",
+    "__version__",
+    "create_model",
+    "get_evaluator",
+    "get_feature_extractor",
+    "get_use_case",
+    "hookimpl",
+    "list_datasets",
+    "list_evaluators",
+    "list_feature_extractors",
+    "list_models",
+    "list_use_cases",
+    "load",
+    "load_dataset",
+    "plugin_manager",
+    "save_model",
+]

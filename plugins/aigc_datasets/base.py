@@ -11,7 +11,9 @@ from aigc_sdk.interfaces import DatasetProvider
 SPLITS = ("train", "test", "all")
 
 
-def stratified_split(labels: np.ndarray | None, n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray | None, n: int, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Return (train_idx, test_idx); stratified by ``labels`` when given. Same seed, same split."""
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")

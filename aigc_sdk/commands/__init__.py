@@ -1,0 +1,1 @@
+"""Sub-commands of the ``aigc`` CLI; each module defines ``add_parser(subparsers)``."""

@@ -1,0 +1,66 @@
+"""``aigc plugins``: list installed plugins, what they register, and quarantined ones."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``plugins`` sub-command."""
+    p = subparsers.add_parser("plugins", help="list plugins, what they register, and failures")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument(
+        "--all", action="store_true", help="also list skipped and blocked plugins, with tracebacks"
+    )
+    p.set_defaults(func=run)
+
+
+def collect(include_all: bool) -> dict[str, Any]:
+    """Gather the plugin report (builds every catalogue; imports no model code)."""
+    from aigc_sdk.registry import default_registry
+
+    registry = default_registry()
+    registry.host.load_entry_points()
+    registry.all_registrations()  # runs every register_* hook, so failures show up here
+    plugins = []
+    for info in registry.host.plugins.values():
+        if not include_all and info.status in ("skipped", "blocked"):
+            continue
+        entry = info.to_dict()
+        if not include_all:
+            entry.pop("traceback")
+        plugins.append(entry)
+    conflicts = {}
+    for kind in registry._catalogs:
+        for name, regs in registry.catalog(kind).conflicts.items():
+            conflicts[f"{kind}:{name}"] = [f"{r.plugin} ({r.distribution})" for r in regs]
+    return {
+        "plugins": plugins,
+        "quarantined": [p.name for p in registry.host.quarantined()],
+        "conflicts": conflicts,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the plugin report as a table or JSON."""
+    report = collect(args.all)
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+        return 0
+    for p in report["plugins"]:
+        version = p["version"] or "-"
+        print(f"{p['name']:<14} {p['status']:<12} {p['distribution'] or '(direct)'} {version}")
+        if p["hooks"]:
+            print(f"    hooks: {', '.join(p['hooks'])}")
+        for kind, names in sorted(p["registered"].items()):
+            if names:
+                print(f"    {kind}: {', '.join(names)}")
+        if p["error"]:
+            print(f"    {p['stage'] or p['status']}: {p['error']}")
+        if args.all and p.get("traceback"):
+            print("    " + p["traceback"].rstrip().replace("\n", "\n    "))
+    for what, who in report["conflicts"].items():
+        print(f"conflict: {what} registered by {' and '.join(who)}")
+    return 0
