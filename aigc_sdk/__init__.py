@@ -31,6 +31,8 @@ _LAZY = {
     "load_dataset": "aigc_sdk.registry",
     "list_use_cases": "aigc_sdk.registry",
     "get_use_case": "aigc_sdk.registry",
+    # evaluation
+    "evaluate": "aigc_sdk.evaluation",
     # save / load
     "load": "aigc_sdk.io",
     "save_model": "aigc_sdk.io",
@@ -53,6 +55,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from aigc_sdk.errors import AigcError, PluginConflictError, PluginLoadError, UnknownNameError
+    from aigc_sdk.evaluation import evaluate
     from aigc_sdk.interfaces import (
         DatasetProvider,
         Decoder,
@@ -110,6 +113,7 @@ __all__ = [
     "UseCase",
     "__version__",
     "create_model",
+    "evaluate",
     "get_evaluator",
     "get_feature_extractor",
     "get_use_case",

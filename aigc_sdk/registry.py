@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from aigc_sdk.errors import PluginConflictError, UnknownNameError
+from aigc_sdk.errors import PluginConflictError, PluginLoadError, UnknownNameError
 from aigc_sdk.plugins import PluginHost
 
 log = logging.getLogger("aigc_sdk.plugins")
@@ -50,9 +50,15 @@ class Registration:
         if callable(self.target):
             return self.target
         module_name, _, attr = self.target.partition(":")
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise PluginLoadError(
+                f"{self.kind} {self.name!r} from plugin {self.plugin!r} (distribution {self.distribution!r}) "
+                f"could not be loaded from {self.target!r}: {type(exc).__name__}: {exc}"
+            ) from exc
         return obj
 
     def to_dict(self) -> dict[str, Any]:

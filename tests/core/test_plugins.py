@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aigc_sdk.errors import PluginConflictError, UnknownNameError
+from aigc_sdk.errors import PluginConflictError, PluginLoadError, UnknownNameError
 from aigc_sdk.hookspecs import hookimpl
 from aigc_sdk.registry import Registry, call_lifecycle_hook
 
@@ -161,6 +161,19 @@ def test_unknown_name_lists_available_and_closest() -> None:
     msg = str(err.value)
     assert "'frechet'" in msg and "Did you mean" in msg and "kernel" in msg
     assert isinstance(err.value, KeyError)
+
+
+def test_lazy_target_that_fails_to_import_names_its_plugin() -> None:
+    class P:
+        @hookimpl
+        def register_models(self, register):  # type: ignore[no-untyped-def]
+            register("ghost", "no_such_module_xyz:Model")
+
+    reg = Registry(autoload=False)
+    reg.host.register(P())
+    assert reg.list_names("model") == ["ghost"]  # listing never imports the target
+    with pytest.raises(PluginLoadError, match=r"model 'ghost' from plugin 'P'.*no_such_module_xyz"):
+        reg.create("model", "ghost")
 
 
 def test_conflict_error_in_process() -> None:
