@@ -1,0 +1,56 @@
+"""Where cached artefacts (trained classifiers) live, how they are keyed and written.
+
+Writes go to a temporary file in the target directory followed by ``os.replace``, so a
+reader never sees a half-written file, even with several processes training at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def cache_dir() -> Path:
+    """The SDK cache root: ``$AIGC_SDK_CACHE`` or ``~/.cache/aigc_sdk``."""
+    root = os.environ.get("AIGC_SDK_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "aigc_sdk")
+    return Path(root)
+
+
+def fingerprint(tensors: Iterable[torch.Tensor], config: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the tensors' dtype, shape and bytes plus the JSON of ``config``."""
+    h = hashlib.sha256()
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.numpy().tobytes())
+    h.update(json.dumps(config, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))

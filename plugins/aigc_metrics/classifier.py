@@ -1,0 +1,297 @@
+"""The "classifier" feature extractor: a small network trained on a data set's own labelled
+training split.
+
+Its penultimate layer gives features for FID/KID/P-R-D-C, its softmax gives the
+Inception-style score and the classification accuracy score. Training is seeded and runs on
+the CPU (so the weights do not depend on the accelerator); the result is cached as
+safetensors + JSON under ``$AIGC_SDK_CACHE/classifiers`` keyed by a hash of the data and of
+the training config, so the same data always gives the same extractor.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from aigc_metrics._cache import atomic_write_bytes, atomic_write_text, cache_dir, fingerprint
+from aigc_sdk.interfaces import DatasetProvider, FeatureExtractor
+
+log = logging.getLogger("aigc_metrics.classifier")
+
+#: Bump when the architecture or the training recipe changes: it is part of the cache key.
+RECIPE_VERSION = 1
+
+_memo: dict[str, tuple[dict[str, Tensor], dict[str, Any]]] = {}
+_memo_lock = threading.Lock()
+
+
+class _Standardize(nn.Module):
+    """Fixed per-channel (or per-column) standardisation learnt from the training split."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(shape))
+        self.register_buffer("std", torch.ones(shape))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean) / self.std
+
+
+class ClassifierNet(nn.Module):
+    """Conv net for images ``(C, H, W)`` with ``H, W >= 4``, MLP for anything else.
+
+    ``features`` returns the penultimate activations, ``forward`` the logits.
+    """
+
+    def __init__(self, sample_shape: tuple[int, ...], num_classes: int, feature_dim: int = 128) -> None:
+        super().__init__()
+        self.sample_shape = tuple(sample_shape)
+        is_image = len(sample_shape) == 3 and sample_shape[1] >= 4 and sample_shape[2] >= 4
+        if is_image:
+            c, h, w = sample_shape
+            self.norm = _Standardize((1, c, 1, 1))
+            self.body = nn.Sequential(
+                nn.Conv2d(c, 16, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Conv2d(16, 32, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Flatten(),
+                nn.Linear(32 * (h // 4) * (w // 4), feature_dim),
+                nn.ReLU(),
+            )
+        else:
+            d = 1
+            for s in sample_shape:
+                d *= s
+            self.norm = _Standardize((1, d))
+            self.body = nn.Sequential(
+                nn.Flatten(), nn.Linear(d, 256), nn.ReLU(), nn.Linear(256, feature_dim), nn.ReLU()
+            )
+        self.is_image = is_image
+        self.dropout = nn.Dropout(0.25)
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def _prep(self, x: Tensor) -> Tensor:
+        return self.norm(x if self.is_image else x.reshape(x.shape[0], -1))
+
+    def features(self, x: Tensor) -> Tensor:
+        """Penultimate-layer features ``(N, feature_dim)``."""
+        return self.body(self._prep(x))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class logits ``(N, num_classes)``."""
+        return self.head(self.dropout(self.features(x)))
+
+
+def _split(provider: DatasetProvider, split: str) -> tuple[Tensor, Tensor]:
+    tensors = provider.load(split).tensors
+    if len(tensors) < 2:
+        raise ValueError(f"data set {provider.name!r} has no labels; the classifier extractor needs (x, y)")
+    return tensors[0].float(), tensors[1].long()
+
+
+@torch.no_grad()
+def _accuracy(net: ClassifierNet, x: Tensor, y: Tensor, batch_size: int = 1024) -> float:
+    net.eval()
+    correct = 0
+    for i in range(0, x.shape[0], batch_size):
+        correct += int((net(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum())
+    return correct / max(1, x.shape[0])
+
+
+def _train(
+    x: Tensor, y: Tensor, num_classes: int, config: dict[str, Any]
+) -> tuple[ClassifierNet, dict[str, float]]:
+    """Seeded CPU training; the global RNG state is restored afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config["seed"])
+        net = ClassifierNet(tuple(x.shape[1:]), num_classes, config["feature_dim"])
+        # Standardisation statistics from the training split only.
+        dims = (0, 2, 3) if net.is_image else (0,)
+        flat = x if net.is_image else x.reshape(x.shape[0], -1)
+        net.norm.mean.copy_(flat.mean(dim=dims, keepdim=True).reshape(net.norm.mean.shape))
+        net.norm.std.copy_(flat.std(dim=dims, keepdim=True).clamp_min(1e-6).reshape(net.norm.std.shape))
+        opt = torch.optim.Adam(net.parameters(), lr=config["lr"])
+        n, bs, epochs = x.shape[0], config["batch_size"], config["epochs"]
+        steps = epochs * ((n + bs - 1) // bs)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config["lr"], total_steps=steps)
+        gen = torch.Generator().manual_seed(config["seed"])
+        loss_fn = nn.CrossEntropyLoss()
+        t0 = time.perf_counter()
+        net.train()
+        for _ in range(epochs):
+            perm = torch.randperm(n, generator=gen)
+            for i in range(0, n, bs):
+                idx = perm[i : i + bs]
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(net(x[idx]), y[idx])
+                loss.backward()
+                opt.step()
+                sched.step()
+        net.eval()
+        return net, {"train_seconds": time.perf_counter() - t0, "train_accuracy": _accuracy(net, x, y)}
+
+
+class ClassifierExtractor(FeatureExtractor):
+    """Features, logits and predictions of a classifier trained on ``dataset``'s train split.
+
+    Args:
+        dataset: a registered data set name (e.g. ``"mnist5k"``) or a labelled
+            :class:`~aigc_sdk.interfaces.DatasetProvider`.
+        seed: training seed.
+        epochs, batch_size, lr, feature_dim: training recipe (all part of the cache key).
+        cache: read/write the on-disk cache (``$AIGC_SDK_CACHE``, default ``~/.cache/aigc_sdk``).
+        device: where inference runs (training always runs on the CPU).
+        dataset_options: keyword options for ``aigc_sdk.load_dataset``.
+
+    Attributes: ``name`` (``classifier-<dataset>-<hash8>``), ``feature_dim``, ``num_classes``,
+    ``sample_shape``, ``test_accuracy``, ``train_accuracy``, ``fingerprint``, ``path``.
+    """
+
+    def __init__(
+        self,
+        dataset: str | DatasetProvider = "mnist5k",
+        *,
+        seed: int = 0,
+        epochs: int = 8,
+        batch_size: int = 64,
+        lr: float = 3e-3,
+        feature_dim: int = 128,
+        cache: bool = True,
+        device: str | torch.device = "cpu",
+        dataset_options: dict[str, Any] | None = None,
+    ) -> None:
+        if isinstance(dataset, str):
+            import aigc_sdk
+
+            provider = aigc_sdk.load_dataset(dataset, **(dataset_options or {}))
+        elif isinstance(dataset, DatasetProvider):
+            provider = dataset
+        else:
+            raise ValueError(f"dataset must be a data set name or a DatasetProvider, got {dataset!r}")
+        if not provider.num_classes:
+            raise ValueError(
+                f"dataset {provider.name!r} is unlabelled; the classifier extractor needs labels"
+            )
+        x_tr, y_tr = _split(provider, "train")
+        x_te, y_te = _split(provider, "test")
+        self.num_classes = int(provider.num_classes)
+        self.sample_shape = tuple(x_tr.shape[1:])
+        self.feature_dim = int(feature_dim)
+        config = {
+            "recipe": RECIPE_VERSION,
+            "seed": int(seed),
+            "epochs": int(epochs),
+            "batch_size": int(batch_size),
+            "lr": float(lr),
+            "feature_dim": self.feature_dim,
+            "num_classes": self.num_classes,
+        }
+        self.fingerprint = fingerprint([x_tr, y_tr, x_te, y_te], config)
+        self.name = f"classifier-{provider.name}-{self.fingerprint[:8]}"
+        self.path = cache_dir() / "classifiers" / self.name
+        state, meta = self._load_or_train(x_tr, y_tr, x_te, y_te, config, provider.name, cache)
+        self.net = ClassifierNet(self.sample_shape, self.num_classes, self.feature_dim)
+        self.net.load_state_dict(state)
+        self.net.eval().requires_grad_(False).to(device)
+        self.device = torch.device(device)
+        self.test_accuracy: float = float(meta["test_accuracy"])
+        self.train_accuracy: float = float(meta["train_accuracy"])
+        self.meta = meta
+
+    # ------------------------------------------------------------------ cache
+    def _load_or_train(
+        self,
+        x_tr: Tensor,
+        y_tr: Tensor,
+        x_te: Tensor,
+        y_te: Tensor,
+        config: dict[str, Any],
+        ds: str,
+        cache: bool,
+    ) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        from safetensors.torch import load_file, save
+
+        with _memo_lock:
+            if cache and self.fingerprint in _memo:
+                return _memo[self.fingerprint]
+            weights, meta_path = self.path.with_suffix(".safetensors"), self.path.with_suffix(".json")
+            if cache and weights.exists() and meta_path.exists():
+                try:
+                    meta = json.loads(meta_path.read_text())
+                    if meta.get("fingerprint") == self.fingerprint:
+                        state = load_file(str(weights))
+                        _memo[self.fingerprint] = (state, meta)
+                        return state, meta
+                except (OSError, ValueError) as exc:  # corrupt cache: retrain and overwrite
+                    log.warning("ignoring unreadable classifier cache %s: %s", self.path, exc)
+            log.info("training classifier on %s (%d samples)", ds, x_tr.shape[0])
+            net, stats = _train(x_tr, y_tr, self.num_classes, config)
+            state = {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}
+            meta = {
+                "name": self.name,
+                "dataset": ds,
+                "fingerprint": self.fingerprint,
+                "config": config,
+                "sample_shape": list(self.sample_shape),
+                "feature_dim": self.feature_dim,
+                "test_accuracy": _accuracy(net, x_te, y_te),
+                **stats,
+            }
+            if cache:
+                # Weights first, JSON last: the JSON is the "entry complete" marker.
+                atomic_write_bytes(weights, save(state, metadata={"fingerprint": self.fingerprint}))
+                atomic_write_text(meta_path, json.dumps(meta, indent=2, sort_keys=True))
+                _memo[self.fingerprint] = (state, meta)
+            return state, meta
+
+    # ------------------------------------------------------------------ inference
+    def _check(self, x: Tensor) -> Tensor:
+        x = torch.as_tensor(x)
+        if tuple(x.shape[1:]) != self.sample_shape:
+            raise ValueError(
+                f"x must have shape (N, {', '.join(map(str, self.sample_shape))}) for {self.name}, "
+                f"got {tuple(x.shape)}"
+            )
+        if x.shape[0] and not torch.isfinite(x).all():
+            raise ValueError("x contains NaN or infinite values")
+        return x
+
+    @torch.no_grad()
+    def _batched(self, x: Tensor, fn: Any, batch_size: int) -> Tensor:
+        x = self._check(x)
+        out_device = x.device
+        parts = [
+            fn(x[i : i + batch_size].to(self.device, torch.float32)).to(out_device)
+            for i in range(0, x.shape[0], batch_size)
+        ]
+        if not parts:
+            return torch.empty(0, self.feature_dim if fn == self.net.features else self.num_classes)
+        return torch.cat(parts)
+
+    def __call__(self, x: Tensor, *, batch_size: int = 1024) -> Tensor:
+        """Penultimate features ``(N, feature_dim)`` (float32) of images in ``[0, 1]``."""
+        return self._batched(x, self.net.features, batch_size)
+
+    def logits(self, x: Tensor, *, batch_size: int = 1024) -> Tensor:
+        """Class logits ``(N, num_classes)``."""
+        return self._batched(x, self.net, batch_size)
+
+    def probs(self, x: Tensor, *, batch_size: int = 1024) -> Tensor:
+        """Softmax class probabilities ``(N, num_classes)`` (float64)."""
+        return torch.softmax(self.logits(x, batch_size=batch_size).double(), dim=1)
+
+    def predict(self, x: Tensor, *, batch_size: int = 1024) -> Tensor:
+        """Predicted labels ``(N,)`` as a LongTensor."""
+        return self.logits(x, batch_size=batch_size).argmax(1)
+
+    def __repr__(self) -> str:
+        return f"ClassifierExtractor(name={self.name!r}, test_accuracy={self.test_accuracy:.4f})"
