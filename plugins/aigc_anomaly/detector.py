@@ -1,0 +1,300 @@
+"""The ``anomaly`` use-case: an AE / VAE detector for tabular data (and flattened images).
+
+Recipe (each step measured on the Shuttle protocol, see ``docs/usecases.md``):
+
+1. scale features on the training data (``standard`` or ``robust``), NaN refused or imputed;
+2. train a small autoencoder on all training rows;
+3. drop the ``trim`` fraction of rows whose codes are farthest from the bulk (robust
+   Mahalanobis distance in the latent space) and train a fresh autoencoder on the rest, so
+   the anomalies hidden in unlabelled training data are not learned as "normal";
+4. score = squared Mahalanobis distance of the reconstruction residual, whitened by a robust
+   covariance of the training residuals (``score_space="joint"`` appends the code).
+
+Higher scores are more anomalous; :meth:`Detector.predict` flags the ``contamination``
+fraction of training scores.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from aigc_anomaly.networks import TabularAutoEncoder
+from aigc_anomaly.preprocessing import Preprocessor
+from aigc_anomaly.whitening import RobustGaussian
+from aigc_sdk.interfaces import UseCase
+
+FORMAT = "aigc-anomaly-detector"
+SCORE_SPACES = ("residual", "joint", "latent")
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class Detector(UseCase):
+    """Unsupervised anomaly detector built from an autoencoder (``kind="ae"``) or a VAE (``"vae"``).
+
+    Args:
+        kind: ``"ae"`` or ``"vae"``.
+        hidden: widths of the encoder's hidden layers (the decoder mirrors them).
+        latent_dim: size of the code.
+        epochs, batch_size, lr: training of each autoencoder (Adam, one-cycle schedule).
+        beta: KL weight of the VAE.
+        trim: fraction of training rows dropped before the second fit (0 disables the refit).
+        contamination: expected anomaly fraction; sets the :meth:`predict` threshold.
+        score_space: ``"residual"`` (default), ``"joint"`` (residual + code) or ``"latent"``.
+        scaling, nan_policy, clip: see :class:`aigc_anomaly.preprocessing.Preprocessor`.
+        seed: makes fit and score bitwise reproducible on CPU (same thread count).
+    """
+
+    name: ClassVar[str] = "anomaly"
+
+    def __init__(
+        self,
+        kind: str = "ae",
+        *,
+        hidden: tuple[int, ...] | list[int] = (64, 64),
+        latent_dim: int = 4,
+        epochs: int = 10,
+        batch_size: int = 256,
+        lr: float = 3e-3,
+        beta: float = 0.1,
+        trim: float = 0.1,
+        contamination: float = 0.1,
+        score_space: str = "residual",
+        scaling: str = "standard",
+        nan_policy: str = "raise",
+        clip: float | None = 1e3,
+        seed: int = 0,
+    ) -> None:
+        if kind not in ("ae", "vae"):
+            raise ValueError(f"kind must be 'ae' or 'vae', got {kind!r}")
+        if score_space not in SCORE_SPACES:
+            raise ValueError(f"score_space must be one of {SCORE_SPACES}, got {score_space!r}")
+        if not 0.0 <= trim < 0.5:
+            raise ValueError(f"trim must be in [0, 0.5), got {trim}")
+        if not 0.0 < contamination < 0.5:
+            raise ValueError(f"contamination must be in (0, 0.5), got {contamination}")
+        self.config: dict[str, Any] = {
+            "kind": kind,
+            "hidden": [_positive_int(h, "hidden sizes") for h in hidden],
+            "latent_dim": _positive_int(latent_dim, "latent_dim"),
+            "epochs": _positive_int(epochs, "epochs"),
+            "batch_size": _positive_int(batch_size, "batch_size"),
+            "lr": float(lr),
+            "beta": float(beta),
+            "trim": float(trim),
+            "contamination": float(contamination),
+            "score_space": score_space,
+            "scaling": scaling,
+            "nan_policy": nan_policy,
+            "clip": clip,
+            "seed": int(seed),
+        }
+        self.preprocessor = Preprocessor(nan_policy=nan_policy, scaling=scaling, clip=clip)
+        self.net: TabularAutoEncoder | None = None
+        self.gaussian: RobustGaussian | None = None
+        self.threshold: float | None = None
+        self._report: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ training
+    def _train(self, x: Tensor, seed: int) -> tuple[TabularAutoEncoder, float]:
+        """Train one autoencoder on ``x``; return it (in eval mode) and its last-epoch loss."""
+        c = self.config
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
+            torch.manual_seed(seed)
+            net = TabularAutoEncoder(x.shape[1], tuple(c["hidden"]), c["latent_dim"], c["kind"], c["beta"])
+        gen = torch.Generator().manual_seed(seed)
+        bs = min(c["batch_size"], len(x))
+        steps_per_epoch = math.ceil(len(x) / bs)
+        opt = torch.optim.Adam(net.parameters(), lr=c["lr"])
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, c["lr"], total_steps=c["epochs"] * steps_per_epoch)
+        net.train()
+        last = float("nan")
+        for _ in range(c["epochs"]):
+            perm = torch.randperm(len(x), generator=gen)
+            total = 0.0
+            for i in range(0, len(x), bs):
+                xb = x[perm[i : i + bs]]
+                loss = net.loss(xb, generator=gen)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += loss.item() * len(xb)
+            last = total / len(x)
+        if not math.isfinite(last):
+            raise FloatingPointError(
+                "training diverged (non-finite loss); try scaling='robust' or a lower lr"
+            )
+        return net.eval(), last
+
+    def _features(self, x: Tensor) -> Tensor:
+        assert self.net is not None
+        code, resid = self.net.embed(x)
+        space = self.config["score_space"]
+        if space == "residual":
+            return resid
+        return code if space == "latent" else torch.cat([resid, code], dim=1)
+
+    def fit(self, data: Any, **options: Any) -> Detector:
+        """Fit on unlabelled training data ``(N, D)`` (DataFrame/array/tensor) or images ``(N, C, H, W)``.
+
+        ``options`` may override constructor settings (e.g. ``epochs=5``).
+        """
+        unknown = set(options) - set(self.config)
+        if unknown:
+            raise ValueError(f"unknown options {sorted(unknown)}; valid: {sorted(self.config)}")
+        if options:
+            self.__init__(**{**self.config, **options})  # type: ignore[misc]  # re-validate
+        c = self.config
+        t0 = time.perf_counter()
+        x = torch.from_numpy(self.preprocessor.fit(data))
+        if len(x) < 10:
+            raise ValueError(f"need at least 10 training rows, got {len(x)}")
+        self.net, loss1 = self._train(x, c["seed"])
+        kept = len(x)
+        loss2 = None
+        if c["trim"] > 0:
+            code, _ = self.net.embed(x)
+            dist = RobustGaussian(keep=1.0 - c["trim"]).fit(code).score(code)
+            mask = dist <= torch.quantile(dist, 1.0 - c["trim"])
+            kept = int(mask.sum())
+            self.net, loss2 = self._train(x[mask], c["seed"] + 1)
+        self.gaussian = RobustGaussian(keep=1.0 - c["trim"] if c["trim"] > 0 else 0.9).fit(self._features(x))
+        train_scores = self.gaussian.score(self._features(x))
+        self.threshold = float(torch.quantile(train_scores, 1.0 - c["contamination"]))
+        self._report = {
+            "use_case": self.name,
+            "config": dict(c),
+            "n_train": len(x),
+            "n_features": int(x.shape[1]),
+            "n_kept_for_refit": kept,
+            "loss_first_fit": loss1,
+            "loss_refit": loss2,
+            "threshold": self.threshold,
+            "fit_seconds": time.perf_counter() - t0,
+            "torch_threads": torch.get_num_threads(),
+        }
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def _check_fitted(self) -> None:
+        if self.net is None or self.gaussian is None:
+            raise RuntimeError("Detector is not fitted; call fit(X) or Detector.load(dir) first")
+
+    @torch.no_grad()
+    def score(self, data: Any) -> np.ndarray:
+        """Anomaly score per row (float64, higher = more anomalous)."""
+        self._check_fitted()
+        assert self.gaussian is not None
+        x = torch.from_numpy(self.preprocessor.transform(data))
+        return self.gaussian.score(self._features(x)).numpy()
+
+    def predict(self, data: Any) -> np.ndarray:
+        """1 for rows scoring above the contamination threshold, else 0 (int64)."""
+        self._check_fitted()
+        return (self.score(data) > self.threshold).astype(np.int64)
+
+    def evaluate(self, data: Any, labels: Any) -> dict[str, float]:
+        """ROC-AUC and average precision of :meth:`score` against binary ``labels`` (1 = anomaly);
+        the result is added to :meth:`report`."""
+        y = np.asarray(labels).reshape(-1)
+        scores = self.score(data)
+        if len(y) != len(scores):
+            raise ValueError(f"labels has {len(y)} rows, X has {len(scores)}")
+        if not set(np.unique(y).tolist()) <= {0, 1} or len(np.unique(y)) != 2:
+            raise ValueError("labels must be binary 0/1 with both classes present")
+        metrics = anomaly_metrics(scores, y)
+        self._report["evaluation"] = {**metrics, "n": len(y), "anomaly_rate": float(y.mean())}
+        return metrics
+
+    def report(self) -> dict[str, Any]:
+        """JSON-serialisable summary of the last fit (and evaluation, if any)."""
+        if not self._report:
+            raise RuntimeError("nothing to report yet; call fit(X) first")
+        return json.loads(json.dumps(self._report))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` atomically (no pickle)."""
+        from safetensors.torch import save
+
+        from aigc_sdk.io import atomic_write_bytes, write_json
+
+        self._check_fitted()
+        assert self.net is not None and self.gaussian is not None
+        directory = Path(directory)
+        prep_cfg, tensors = self.preprocessor.state()
+        tensors.update({f"net.{k}": v.detach().contiguous() for k, v in self.net.state_dict().items()})
+        assert self.gaussian.mean is not None and self.gaussian.precision is not None
+        tensors["gauss.mean"] = self.gaussian.mean.contiguous()
+        tensors["gauss.precision"] = self.gaussian.precision.contiguous()
+        meta = {
+            "format": FORMAT,
+            "version": 1,
+            "config": self.config,
+            "preprocessor": prep_cfg,
+            "in_dim": int(self.net.decoder.net[-1].out_features),
+            "threshold": self.threshold,
+            "report": self._report,
+        }
+        # weights first, config last: a directory with a config.json is complete
+        atomic_write_bytes(directory / "model.safetensors", save(tensors))
+        write_json(directory / "config.json", meta)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Detector:
+        """Rebuild a detector written by :meth:`save`."""
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        cfg_path = directory / "config.json"
+        if not cfg_path.is_file():
+            raise FileNotFoundError(f"no config.json in {directory}")
+        meta = json.loads(cfg_path.read_text())
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{directory} does not hold an anomaly detector (format {meta.get('format')!r})")
+        tensors = load_file(str(directory / "model.safetensors"))
+        det = cls(**meta["config"])
+        det.preprocessor = Preprocessor.from_state(meta["preprocessor"], tensors)
+        c = det.config
+        det.net = TabularAutoEncoder(
+            meta["in_dim"], tuple(c["hidden"]), c["latent_dim"], c["kind"], c["beta"]
+        )
+        det.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        det.net.eval()
+        det.gaussian = RobustGaussian()
+        det.gaussian.mean, det.gaussian.precision = tensors["gauss.mean"], tensors["gauss.precision"]
+        det.threshold = meta["threshold"]
+        det._report = meta.get("report", {})
+        return det
+
+
+def anomaly_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """ROC-AUC and AP through the SDK's ``anomaly`` evaluator, or scikit-learn without it."""
+    try:
+        from aigc_sdk import get_evaluator
+
+        ev = get_evaluator("anomaly")
+        ev.update(scores=scores, labels=labels)
+        out = ev.compute()
+        return {"roc_auc": float(out["roc_auc"]), "average_precision": float(out["average_precision"])}
+    except (LookupError, KeyError, ImportError):
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
+        return {
+            "roc_auc": float(roc_auc_score(labels, scores)),
+            "average_precision": float(average_precision_score(labels, scores)),
+        }

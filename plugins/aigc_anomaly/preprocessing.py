@@ -1,0 +1,153 @@
+"""Input validation and robust scaling for the anomaly detector.
+
+Accepts pandas frames, numpy arrays and tensors; tabular ``(N, D)`` or images ``(N, C, H, W)``
+(flattened). Missing values are either refused with a clear error or imputed by the training
+median; scaling is fit on the training data only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+NAN_POLICIES = ("raise", "median")
+SCALINGS = ("standard", "robust", "none")
+
+
+def to_matrix(data: Any, *, name: str = "X") -> tuple[np.ndarray, tuple[int, ...], list[str] | None]:
+    """Return ``(matrix (N, D) float64, per-sample shape, column names or None)``.
+
+    Raises ``ValueError`` for empty input, non-numeric columns or fewer than 2 dimensions.
+    """
+    columns = None
+    if hasattr(data, "columns") and hasattr(data, "to_numpy"):  # pandas DataFrame, without importing pandas
+        columns = [str(c) for c in data.columns]
+        bad = [c for c, dt in zip(columns, data.dtypes) if dt.kind not in "biuf"]
+        if bad:
+            raise ValueError(f"{name} has non-numeric columns {bad}; encode them as numbers first")
+        arr = data.to_numpy(dtype=np.float64, na_value=np.nan)
+    elif isinstance(data, torch.Tensor):
+        arr = data.detach().cpu().double().numpy()
+    else:
+        try:
+            arr = np.asarray(data, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be numeric, got {type(data).__name__}: {exc}") from None
+    if arr.ndim < 2:
+        raise ValueError(f"{name} must be 2-D (samples, features) or 4-D images, got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr[0].size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    shape = tuple(int(s) for s in arr.shape[1:])
+    return arr.reshape(arr.shape[0], -1), shape, columns
+
+
+class Preprocessor:
+    """Median imputation (optional) + per-feature centring/scaling, fit on training data.
+
+    ``scaling="standard"`` uses mean/std; ``"robust"`` median/IQR (falls back to std for
+    columns whose IQR is zero, common for integer features); constant columns get scale 1.
+    After scaling, values are clipped to ``[-clip, clip]`` so one absurd value cannot
+    dominate a reconstruction loss (``clip=None`` disables it).
+    """
+
+    def __init__(
+        self, *, nan_policy: str = "raise", scaling: str = "standard", clip: float | None = 1e3
+    ) -> None:
+        if nan_policy not in NAN_POLICIES:
+            raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+        if scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+        self.nan_policy, self.scaling, self.clip = nan_policy, scaling, clip
+        self.shape: tuple[int, ...] | None = None
+        self.columns: list[str] | None = None
+        self.fill: np.ndarray | None = None
+        self.center: np.ndarray | None = None
+        self.scale: np.ndarray | None = None
+
+    def _finite(self, x: np.ndarray, name: str) -> np.ndarray:
+        if np.isinf(x).any():
+            raise ValueError(f"{name} contains infinite values")
+        nan = np.isnan(x)
+        if not nan.any():
+            return x
+        if self.nan_policy == "raise":
+            cols = np.flatnonzero(nan.any(0))[:5].tolist()
+            raise ValueError(
+                f"{name} contains NaN (e.g. in feature columns {cols}); "
+                "impute them or pass nan_policy='median'"
+            )
+        assert self.fill is not None
+        return np.where(nan, self.fill, x)
+
+    def fit(self, data: Any) -> np.ndarray:
+        """Fit on training data and return it transformed, float32 ``(N, D)``."""
+        x, self.shape, self.columns = to_matrix(data)
+        nan = np.isnan(x)
+        all_nan = np.flatnonzero(nan.all(0))
+        if all_nan.size:
+            names = [self.columns[i] for i in all_nan] if self.columns else all_nan[:5].tolist()
+            raise ValueError(f"X has all-NaN feature columns {names}; drop them before fitting")
+        if x.shape[0] < 2:
+            raise ValueError(f"need at least 2 training samples, got {x.shape[0]}")
+        with np.errstate(all="ignore"):
+            self.fill = np.nanmedian(x, axis=0)
+        x = self._finite(x, "X")
+        if self.scaling == "standard":
+            center, scale = x.mean(0), x.std(0)
+        elif self.scaling == "robust":
+            q1, center, q3 = np.percentile(x, [25, 50, 75], axis=0)
+            scale = q3 - q1
+            zero = scale <= 1e-12
+            scale[zero] = x.std(0)[zero]
+        else:
+            center, scale = np.zeros(x.shape[1]), np.ones(x.shape[1])
+        scale = np.where(scale <= 1e-12, 1.0, scale)
+        self.center, self.scale = center, scale
+        return self._scale(x)
+
+    def transform(self, data: Any) -> np.ndarray:
+        """Transform new data with the fitted statistics; float32 ``(N, D)``."""
+        if self.center is None:
+            raise RuntimeError("Preprocessor is not fitted")
+        x, shape, columns = to_matrix(data)
+        if shape != self.shape:
+            raise ValueError(f"X has per-sample shape {shape}, but the detector was fit on {self.shape}")
+        if columns is not None and self.columns is not None and columns != self.columns:
+            raise ValueError(f"X columns {columns} differ from the training columns {self.columns}")
+        return self._scale(self._finite(x, "X"))
+
+    def _scale(self, x: np.ndarray) -> np.ndarray:
+        z = (x - self.center) / self.scale
+        if self.clip is not None:
+            z = np.clip(z, -self.clip, self.clip)
+        return z.astype(np.float32)
+
+    # ------------------------------------------------------------------ persistence
+    def state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """``(json config, tensors)`` that rebuild this preprocessor with :meth:`from_state`."""
+        assert self.center is not None and self.scale is not None and self.fill is not None
+        cfg = {
+            "nan_policy": self.nan_policy,
+            "scaling": self.scaling,
+            "clip": self.clip,
+            "shape": list(self.shape or ()),
+            "columns": self.columns,
+        }
+        tensors = {
+            "prep.center": torch.from_numpy(self.center.copy()),
+            "prep.scale": torch.from_numpy(self.scale.copy()),
+            "prep.fill": torch.from_numpy(self.fill.copy()),
+        }
+        return cfg, tensors
+
+    @classmethod
+    def from_state(cls, cfg: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Preprocessor:
+        """Rebuild from :meth:`state` output."""
+        p = cls(nan_policy=cfg["nan_policy"], scaling=cfg["scaling"], clip=cfg["clip"])
+        p.shape, p.columns = tuple(cfg["shape"]), cfg["columns"]
+        p.center = tensors["prep.center"].numpy()
+        p.scale = tensors["prep.scale"].numpy()
+        p.fill = tensors["prep.fill"].numpy()
+        return p

@@ -1,0 +1,330 @@
+"""The ``recommend`` use-case: Mult-VAE / Mult-DAE top-K recommendation with fold-in.
+
+Users are never embedded by id: a user *is* their item history, so recommending for a user
+not seen in training ("fold-in") is the same forward pass as for a known one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from aigc_recommend.interactions import ItemIndex, as_matrix, frame_to_matrix, histories_to_matrix
+from aigc_recommend.metrics import ndcg_at_k, recall_at_k
+from aigc_recommend.networks import MultNet
+from aigc_sdk.interfaces import UseCase
+
+FORMAT = "aigc-recommender"
+
+
+def _pos_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class Recommender(UseCase):
+    """Mult-VAE (``kind="multvae"``) or Mult-DAE (``"multdae"``) recommender.
+
+    Args:
+        kind: ``"multvae"`` or ``"multdae"``.
+        hidden, latent_dim: the 1-hidden-layer tanh MLP (paper: 600 and 200).
+        dropout: input dropout on the L2-normalised history.
+        epochs, batch_size, lr, weight_decay: Adam training.
+        beta, anneal_steps: KL weight annealed linearly from 0 to ``beta`` over ``anneal_steps``
+            optimiser steps (VAE only).
+        seed: makes fit and recommendations bitwise reproducible on CPU.
+    """
+
+    name: ClassVar[str] = "recommend"
+
+    def __init__(
+        self,
+        kind: str = "multvae",
+        *,
+        hidden: int = 600,
+        latent_dim: int = 200,
+        dropout: float = 0.5,
+        epochs: int = 100,
+        batch_size: int = 500,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        beta: float = 0.2,
+        anneal_steps: int = 200_000,
+        seed: int = 0,
+    ) -> None:
+        if kind not in ("multvae", "multdae"):
+            raise ValueError(f"kind must be 'multvae' or 'multdae', got {kind!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.config: dict[str, Any] = {
+            "kind": kind,
+            "hidden": _pos_int(hidden, "hidden"),
+            "latent_dim": _pos_int(latent_dim, "latent_dim"),
+            "dropout": float(dropout),
+            "epochs": _pos_int(epochs, "epochs"),
+            "batch_size": _pos_int(batch_size, "batch_size"),
+            "lr": float(lr),
+            "weight_decay": float(weight_decay),
+            "beta": float(beta),
+            "anneal_steps": _pos_int(anneal_steps, "anneal_steps"),
+            "seed": int(seed),
+        }
+        self.items: ItemIndex | None = None
+        self.net: MultNet | None = None
+        self.train_users: list[Any] = []
+        self._train_matrix: np.ndarray | None = None
+        self._report: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ fit
+    def _matrix(self, data: Any, frame_options: dict[str, Any], fit: bool) -> tuple[np.ndarray, list[Any]]:
+        if hasattr(data, "columns"):
+            mat, users, items = frame_to_matrix(data, items=None if fit else self.items, **frame_options)
+            if fit:
+                self.items = items
+            return mat, users
+        mat = as_matrix(data, None if fit else len(self._items()))
+        if fit:
+            self.items = ItemIndex(list(range(mat.shape[1])))
+        return mat, list(range(len(mat)))
+
+    def _items(self) -> ItemIndex:
+        if self.items is None or self.net is None:
+            raise RuntimeError("Recommender is not fitted; call fit(...) or Recommender.load(dir) first")
+        return self.items
+
+    def fit(
+        self,
+        data: Any,
+        *,
+        validation: tuple[Any, Any] | None = None,
+        user_col: str = "user_id",
+        item_col: str = "item_id",
+        rating_col: str | None = None,
+        min_rating: float | None = None,
+        **options: Any,
+    ) -> Recommender:
+        """Train on interactions: a DataFrame of ``(user, item[, rating])`` rows or a binary
+        ``(users, items)`` matrix.
+
+        ``validation=(fold_in, heldout)`` (two ``(users, items)`` matrices over the same items)
+        selects the epoch with the best validation NDCG@100; without it the last epoch is kept.
+        ``options`` override constructor settings.
+        """
+        unknown = set(options) - set(self.config)
+        if unknown:
+            raise ValueError(f"unknown options {sorted(unknown)}; valid: {sorted(self.config)}")
+        if options:
+            self.__init__(**{**self.config, **options})  # type: ignore[misc]  # re-validate
+        c = self.config
+        frame_options = {
+            "user_col": user_col,
+            "item_col": item_col,
+            "rating_col": rating_col,
+            "min_rating": min_rating,
+        }
+        t0 = time.perf_counter()
+        mat, users = self._matrix(data, frame_options, fit=True)
+        mat = mat[mat.sum(1) > 0]
+        if len(mat) < 2:
+            raise ValueError("need at least 2 users with interactions to fit")
+        val = None
+        if validation is not None:
+            fold, held = (torch.from_numpy(as_matrix(v, mat.shape[1])) for v in validation)
+            if fold.shape != held.shape:
+                raise ValueError("validation fold-in and held-out matrices must have the same shape")
+            val = (fold, held)
+        x = torch.from_numpy(mat)
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
+            torch.manual_seed(c["seed"])
+            net = MultNet(x.shape[1], c["hidden"], c["latent_dim"], c["kind"], c["dropout"])
+        self.net = net
+        gen = torch.Generator().manual_seed(c["seed"])
+        opt = torch.optim.Adam(net.parameters(), lr=c["lr"], weight_decay=c["weight_decay"])
+        bs = min(c["batch_size"], len(x))
+        step, best, best_epoch, best_state, history = 0, -math.inf, 0, None, []
+        for epoch in range(1, c["epochs"] + 1):
+            net.train()
+            perm = torch.randperm(len(x), generator=gen)
+            for i in range(0, len(x), bs):
+                beta = c["beta"] * min(1.0, step / c["anneal_steps"]) if c["kind"] == "multvae" else 0.0
+                loss = net.loss(x[perm[i : i + bs]], beta, generator=gen)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError("training diverged (non-finite loss); lower lr")
+            if val is not None:
+                net.eval()
+                score = ndcg_at_k(self._masked_scores(val[0]), val[1], 100)
+                history.append(score)
+                if score > best:
+                    best, best_epoch, best_state = score, epoch, copy.deepcopy(net.state_dict())
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        net.eval()
+        self.train_users, self._train_matrix = users, mat
+        self._report = {
+            "use_case": self.name,
+            "config": dict(c),
+            "n_users": len(mat),
+            "n_items": int(mat.shape[1]),
+            "n_interactions": int(mat.sum()),
+            "epochs_run": c["epochs"],
+            "best_epoch": best_epoch if val is not None else c["epochs"],
+            "validation_ndcg@100": best if val is not None else None,
+            "fit_seconds": time.perf_counter() - t0,
+            "torch_threads": torch.get_num_threads(),
+        }
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def _masked_scores(self, fold_in: Tensor) -> Tensor:
+        assert self.net is not None
+        s = self.net.scores(fold_in)
+        return s.masked_fill(fold_in > 0, -math.inf)
+
+    def score_matrix(self, fold_in: Any, *, exclude_seen: bool = True) -> np.ndarray:
+        """Item scores ``(users, items)`` for a binary fold-in matrix; seen items get -inf."""
+        items = self._items()
+        assert self.net is not None
+        x = torch.from_numpy(as_matrix(fold_in, len(items)))
+        s = self._masked_scores(x) if exclude_seen else self.net.scores(x)
+        return s.numpy()
+
+    def recommend(
+        self,
+        user_items: Mapping[Any, Iterable[Any]] | Sequence[Iterable[Any]],
+        k: int = 20,
+        *,
+        exclude_seen: bool = True,
+    ) -> dict[Any, list[Any]] | list[list[Any]]:
+        """Top-``k`` item ids per user from their item histories (fold-in; users need not be known).
+
+        ``user_items`` is ``{user: [item ids]}`` (returns ``{user: [k item ids]}``) or a list of
+        item-id lists (returns a list of lists). Unknown item ids raise ``ValueError``.
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+            raise ValueError(f"k must be a positive int, got {k!r}")
+        items = self._items()
+        mat, keys = histories_to_matrix(user_items, items)
+        s = torch.from_numpy(self.score_matrix(mat, exclude_seen=exclude_seen))
+        kk = min(int(k), len(items) - (int(mat.sum(1).max()) if exclude_seen else 0))
+        if kk <= 0:
+            raise ValueError("a user has already interacted with every item; nothing left to recommend")
+        top = s.topk(kk, dim=1).indices.tolist()
+        recs = [[items.ids[j] for j in row] for row in top]
+        return dict(zip(keys, recs)) if isinstance(user_items, Mapping) else recs
+
+    def recommend_known(
+        self, users: Iterable[Any], k: int = 20, *, exclude_seen: bool = True
+    ) -> dict[Any, list[Any]]:
+        """Top-``k`` for users seen in training, from their stored histories; unknown ids raise."""
+        items = self._items()
+        assert self._train_matrix is not None
+        pos = {u: i for i, u in enumerate(self.train_users)}
+        users = list(users)
+        unknown = [u for u in users if u not in pos]
+        if unknown:
+            raise ValueError(
+                f"unknown user ids {unknown[:5]}; pass their item histories to recommend() instead"
+            )
+        hist = {u: [items.ids[j] for j in np.flatnonzero(self._train_matrix[pos[u]])] for u in users}
+        out = self.recommend(hist, k, exclude_seen=exclude_seen)
+        assert isinstance(out, dict)
+        return out
+
+    def evaluate(
+        self, fold_in: Any, heldout: Any, *, ks: tuple[int, ...] = (20, 50, 100)
+    ) -> dict[str, float]:
+        """Recall@K and NDCG@K of held-out items given fold-in histories (both ``(users, items)``)."""
+        items = self._items()
+        held = as_matrix(heldout, len(items))
+        scores = self.score_matrix(fold_in)
+        if held.shape != scores.shape:
+            raise ValueError(f"heldout shape {held.shape} differs from fold-in shape {scores.shape}")
+        metrics = ranking_metrics(scores, held, ks)
+        self._report["evaluation"] = {**metrics, "n_users": int((held.sum(1) > 0).sum())}
+        return metrics
+
+    def report(self) -> dict[str, Any]:
+        """JSON-serialisable summary of the last fit (and evaluation, if any)."""
+        if not self._report:
+            raise RuntimeError("nothing to report yet; call fit(...) first")
+        return json.loads(json.dumps(self._report, default=str))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` atomically (no pickle).
+
+        Item ids are stored in JSON, so they must be JSON types (int / str)."""
+        from safetensors.torch import save
+
+        from aigc_sdk.io import atomic_write_bytes, write_json
+
+        items = self._items()
+        assert self.net is not None
+        bad = [i for i in items.ids[:1000] if not isinstance(i, (int, str))]
+        if bad:
+            raise ValueError(f"item ids must be int or str to be saved, got {type(bad[0]).__name__}")
+        directory = Path(directory)
+        tensors = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
+        meta = {
+            "format": FORMAT,
+            "version": 1,
+            "config": self.config,
+            "items": items.ids,
+            "n_items": len(items),
+            "report": self.report(),
+        }
+        atomic_write_bytes(directory / "model.safetensors", save(tensors))
+        write_json(directory / "config.json", meta)  # written last: its presence marks a complete save
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Recommender:
+        """Rebuild a recommender written by :meth:`save` (training histories are not stored)."""
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        path = directory / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"no config.json in {directory}")
+        meta = json.loads(path.read_text())
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{directory} does not hold a recommender (format {meta.get('format')!r})")
+        rec = cls(**meta["config"])
+        c = rec.config
+        rec.items = ItemIndex([i if isinstance(i, str) else int(i) for i in meta["items"]])
+        rec.net = MultNet(meta["n_items"], c["hidden"], c["latent_dim"], c["kind"], c["dropout"])
+        rec.net.load_state_dict(load_file(str(directory / "model.safetensors")))
+        rec.net.eval()
+        rec._report = meta.get("report", {})
+        return rec
+
+
+def ranking_metrics(scores: np.ndarray, heldout: np.ndarray, ks: tuple[int, ...]) -> dict[str, float]:
+    """Recall@K / NDCG@K through the SDK's ``recommend`` evaluator, or :mod:`aigc_recommend.metrics`."""
+    try:
+        from aigc_sdk import get_evaluator
+
+        ev = get_evaluator("recommend", ks=tuple(ks))
+        ev.update(scores=np.where(np.isfinite(scores), scores, -1e30), heldout=heldout)
+        return {k: float(v) for k, v in ev.compute().items()}
+    except (LookupError, ImportError):
+        s, h = torch.from_numpy(scores), torch.from_numpy(heldout)
+        out: dict[str, float] = {}
+        for k in ks:
+            out[f"recall@{k}"] = recall_at_k(s, h, k)
+            out[f"ndcg@{k}"] = ndcg_at_k(s, h, k)
+        return out

@@ -1,0 +1,196 @@
+"""Unit tests of the ``recommend`` use-case on a synthetic user-item matrix with block structure."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import aigc_recommend
+import numpy as np
+import pytest
+import torch
+from aigc_recommend.metrics import ndcg_at_k, recall_at_k
+from aigc_recommend.recommender import Recommender, ranking_metrics
+
+from aigc_sdk.interfaces import UseCase
+from aigc_sdk.registry import Registry
+
+FAST = {"hidden": 32, "latent_dim": 8, "epochs": 15, "batch_size": 64, "lr": 3e-3, "anneal_steps": 50}
+
+
+def block_matrix(
+    seed: int = 0, users: int = 240, items: int = 60, groups: int = 4, p_in: float = 0.5
+) -> np.ndarray:
+    """Users of group g like items of block g with probability p_in, others rarely."""
+    rng = np.random.default_rng(seed)
+    g_user = np.arange(users) % groups
+    g_item = np.arange(items) % groups
+    p = np.where(g_user[:, None] == g_item[None, :], p_in, 0.02)
+    return (rng.random((users, items)) < p).astype(np.float32)
+
+
+def split_heldout(mat: np.ndarray, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    fold, held = mat.copy(), np.zeros_like(mat)
+    for r in range(len(mat)):
+        cols = np.flatnonzero(mat[r])
+        pick = rng.choice(cols, max(1, int(0.2 * len(cols))), replace=False)
+        fold[r, pick], held[r, pick] = 0, 1
+    return fold, held
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, np.ndarray]:
+    mat = block_matrix()
+    train, val, test = mat[:160], mat[160:200], mat[200:]
+    return {"train": train, "val": split_heldout(val), "test": split_heldout(test, 2)}
+
+
+@pytest.fixture(scope="module")
+def fitted(data: dict[str, np.ndarray]) -> Recommender:
+    return Recommender("multvae", **FAST).fit(data["train"], validation=data["val"])
+
+
+def test_package_is_light_and_registers_in_process() -> None:
+    assert aigc_recommend.AIGC_SDK_API == ">=1,<2"
+    assert "import torch" not in Path(aigc_recommend.__file__).read_text()
+    reg = Registry(autoload=False)
+    assert reg.host.register(aigc_recommend).status != "skipped"
+    assert "recommend" in reg.list_names("use_case")
+    rec = reg.create("use_case", "recommend", kind="multdae")
+    assert isinstance(rec, UseCase) and rec.config["kind"] == "multdae"
+    parser = argparse.ArgumentParser()
+    aigc_recommend.register_commands(parser.add_subparsers())
+    assert callable(parser.parse_args(["recommend", "fit", "x.csv", "--out", "m"]).func)
+
+
+@pytest.mark.parametrize("kind", ["multvae", "multdae"])
+def test_beats_popularity_on_block_structure(kind: str, data: dict[str, np.ndarray]) -> None:
+    rec = Recommender(kind, **FAST).fit(data["train"], validation=data["val"])
+    fold, held = data["test"]
+    m = rec.evaluate(fold, held, ks=(20, 10))
+    pop = np.tile(data["train"].sum(0), (len(fold), 1)).astype(np.float64)
+    pop[fold > 0] = -np.inf
+    base = ranking_metrics(pop, held, (10,))
+    assert m["ndcg@10"] > base["ndcg@10"] + 0.1, (m, base)
+    rep = rec.report()
+    json.dumps(rep)
+    assert 1 <= rep["best_epoch"] <= FAST["epochs"]
+
+
+def test_recommend_fold_in_and_exclude_seen(fitted: Recommender) -> None:
+    hist = {"new-user": [0, 4, 8, 12]}  # block 0 items (item ids are column numbers for matrix input)
+    out = fitted.recommend(hist, k=5)
+    assert isinstance(out, dict) and list(out) == ["new-user"]
+    recs = out["new-user"]
+    assert len(recs) == 5 and not set(recs) & set(hist["new-user"])
+    assert sum(r % 4 == 0 for r in recs) >= 4  # same block
+    with_seen = fitted.recommend([[0, 4, 8, 12]], k=60, exclude_seen=False)
+    assert isinstance(with_seen, list) and set(with_seen[0]) >= {0, 4, 8, 12}
+
+
+def test_known_users_and_dataframe_ids() -> None:
+    pd = pytest.importorskip("pandas")
+    mat = block_matrix(users=80, items=20)
+    u, i = np.nonzero(mat)
+    df = pd.DataFrame({"user": [f"u{x}" for x in u], "item": [f"i{x}" for x in i], "rating": 5.0})
+    rec = Recommender("multdae", **FAST).fit(
+        df, user_col="user", item_col="item", rating_col="rating", min_rating=4
+    )
+    out = rec.recommend_known(["u0", "u1"], k=3)
+    assert set(out) == {"u0", "u1"} and all(r.startswith("i") for r in out["u0"])
+    with pytest.raises(ValueError, match="unknown user"):
+        rec.recommend_known(["nobody"])
+    with pytest.raises(ValueError, match="unknown item"):
+        rec.recommend({"x": ["i0", "not-an-item"]})
+    with pytest.raises(ValueError, match="no column"):
+        Recommender(**FAST).fit(df, user_col="uid")
+    with pytest.raises(ValueError, match="empty"):
+        Recommender(**FAST).fit(df.iloc[:0], user_col="user", item_col="item")
+
+
+def test_bitwise_reproducible_and_seed_sensitive(data: dict[str, np.ndarray]) -> None:
+    torch.manual_seed(1)
+    a = Recommender("multvae", seed=5, **FAST).fit(data["train"]).score_matrix(data["test"][0])
+    torch.manual_seed(2)
+    b = Recommender("multvae", seed=5, **FAST).fit(data["train"]).score_matrix(data["test"][0])
+    assert np.array_equal(a, b)
+    c = Recommender("multvae", seed=6, **FAST).fit(data["train"]).score_matrix(data["test"][0])
+    assert not np.array_equal(a, c)
+
+
+def test_save_load_roundtrip(tmp_path, fitted: Recommender, data: dict[str, np.ndarray]) -> None:
+    fitted.save(tmp_path / "rec")
+    assert sorted(p.name for p in (tmp_path / "rec").iterdir()) == ["config.json", "model.safetensors"]
+    loaded = Recommender.load(tmp_path / "rec")
+    fold = data["test"][0]
+    assert np.array_equal(loaded.score_matrix(fold), fitted.score_matrix(fold))
+    assert loaded.recommend([[1, 5]], k=4) == fitted.recommend([[1, 5]], k=4)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda r: r.recommend([[0]], k=0), "k must be"),
+        (lambda r: r.recommend([[0]], k=-3), "k must be"),
+        (lambda r: r.recommend({}, k=3), "empty"),
+        (lambda r: r.recommend([[999]], k=3), "unknown item"),
+        (lambda r: r.score_matrix(np.zeros((2, 7))), "item columns"),
+        (lambda r: r.score_matrix(np.zeros(5)), "2-D"),
+        (lambda r: r.evaluate(np.zeros((2, 60)), np.zeros((3, 60))), "shape"),
+    ],
+)
+def test_bad_input_raises_value_error(fitted: Recommender, call, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call(fitted)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: Recommender("ease"), "kind"),
+        (lambda: Recommender(dropout=1.0), "dropout"),
+        (lambda: Recommender(epochs=0), "epochs"),
+        (lambda: Recommender(**FAST).fit(np.zeros((0, 4))), "non-empty"),
+        (lambda: Recommender(**FAST).fit(np.full((3, 4), np.nan)), "NaN"),
+        (lambda: Recommender(**FAST).fit(np.ones((4, 4)), nonsense=1), "unknown options"),
+    ],
+)
+def test_bad_construction_raises_value_error(make, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_metrics_match_definitions() -> None:
+    scores = torch.tensor([[0.9, 0.8, 0.1, 0.0], [0.1, 0.2, 0.3, 0.4]], dtype=torch.float64)
+    held = torch.tensor([[1, 0, 0, 1], [0, 0, 0, 0]], dtype=torch.float32)  # 2nd user skipped
+    assert recall_at_k(scores, held, 2) == pytest.approx(0.5)
+    ideal = 1 + 1 / np.log2(3)
+    assert ndcg_at_k(scores, held, 4) == pytest.approx((1 + 1 / np.log2(5)) / ideal)
+    with pytest.raises(ValueError, match="k must be"):
+        recall_at_k(scores, held, 0)
+    ev = ranking_metrics(scores.numpy(), held.numpy(), (2, 4))
+    assert ev["recall@2"] == pytest.approx(0.5) and ev["ndcg@4"] == pytest.approx(
+        (1 + 1 / np.log2(5)) / ideal
+    )
+
+
+def test_cli_fit_and_eval(tmp_path) -> None:
+    from aigc_recommend.cli import add_parser
+
+    mat = block_matrix(users=120, items=40)
+    u, i = np.nonzero(mat)
+    path = tmp_path / "inter.csv"
+    path.write_text("user_id,item_id,rating\n" + "".join(f"{a},{b},5\n" for a, b in zip(u, i)))
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    model = tmp_path / "m"
+    args = parser.parse_args(
+        ["recommend", "fit", str(path), "--out", str(model), "--epochs", "5", "--min-rating", "4"]
+    )
+    assert args.func(args) == 0 and (model / "report.json").is_file()
+    report = tmp_path / "r.json"
+    args = parser.parse_args(["recommend", "eval", str(model), str(path), "--report", str(report)])
+    assert args.func(args) == 0
+    assert 0 <= json.loads(report.read_text())["evaluation"]["ndcg@100"] <= 1
