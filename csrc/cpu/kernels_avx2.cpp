@@ -1,0 +1,2 @@
+// Kernel bodies compiled for CPU capability AVX2 (flags set per file by setup.py).
+#include "kernels_impl.h"

@@ -1,0 +1,670 @@
+// CPU kernel bodies. Included by kernels_{default,avx2,avx512}.cpp, each compiled with its own
+// -DCPU_CAPABILITY=... and -m flags, so everything here lives in namespace CPU_CAPABILITY (ATen's
+// Vectorized does the same) and the three copies never collide.
+#pragma once
+
+#ifndef CPU_CAPABILITY
+#error "compile kernels_<cap>.cpp with -DCPU_CAPABILITY=<DEFAULT|AVX2|AVX512>"
+#endif
+
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <ATen/cpu/vec/functional.h>
+#include <ATen/cpu/vec/vec.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#if defined(CPU_CAPABILITY_AVX512)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include "../philox.h"
+#include "kernels.h"
+
+#define AIGC_CONCAT_(a, b) a##b
+#define AIGC_CONCAT(a, b) AIGC_CONCAT_(a, b)
+
+namespace aigc_sdk {
+namespace cpu {
+namespace CPU_CAPABILITY {
+
+using at::vec::Vectorized;
+
+template <typename T>
+constexpr bool kReduced = std::is_same_v<T, c10::BFloat16> || std::is_same_v<T, c10::Half>;
+
+// Accumulation/compute type: float for float and the half types, double for double.
+template <typename T>
+using acc_t = std::conditional_t<std::is_same_v<T, double>, double, float>;
+
+// Loads/stores kStep elements of T as kV vectors of acc_t<T> (two float vectors for half types).
+template <typename T, typename Enable = void>
+struct IO {
+  using A = T;
+  using V = Vectorized<A>;
+  static constexpr int64_t kV = 1;
+  static constexpr int64_t kStep = V::size();
+  static inline void load(const T* p, V* v, int64_t cnt) {
+    v[0] = cnt == kStep ? V::loadu(p) : V::loadu(p, cnt);
+  }
+  static inline void store(T* p, const V* v, int64_t cnt) {
+    if (cnt == kStep) {
+      v[0].store(p);
+    } else {
+      v[0].store(p, cnt);
+    }
+  }
+};
+
+template <typename T>
+struct IO<T, std::enable_if_t<kReduced<T>>> {
+  using A = float;
+  using V = Vectorized<float>;
+  static constexpr int64_t kV = 2;
+  static constexpr int64_t kStep = Vectorized<T>::size();
+  static_assert(kStep == 2 * V::size(), "half vector must hold two float vectors");
+  static inline void load(const T* p, V* v, int64_t cnt) {
+    auto r = cnt == kStep ? Vectorized<T>::loadu(p) : Vectorized<T>::loadu(p, cnt);
+    auto [a, b] = at::vec::convert_to_float<T>(r);
+    v[0] = a;
+    v[1] = b;
+  }
+  static inline void store(T* p, const V* v, int64_t cnt) {
+    auto r = at::vec::convert_from_float<T>(v[0], v[1]);
+    if (cnt == kStep) {
+      r.store(p);
+    } else {
+      r.store(p, cnt);
+    }
+  }
+};
+
+// Loads kV acc vectors from an acc array (zero-filled past cnt).
+template <typename V>
+inline void load_acc(const typename V::value_type* p, V* v, int64_t kv, int64_t cnt) {
+  for (int64_t k = 0; k < kv; ++k) {
+    const int64_t c = std::min<int64_t>(V::size(), std::max<int64_t>(0, cnt - k * V::size()));
+    v[k] = c == V::size() ? V::loadu(p + k * V::size()) : V::loadu(p + k * V::size(), c);
+  }
+}
+
+// ---------------------------------------------------------------- fused bias + leaky ReLU
+
+// Segments shorter than this use an expanded bias row (vector bias) instead of a scalar bias.
+constexpr int64_t kMinScalarRun = 16;
+constexpr int64_t kGrain = 32768;
+
+template <typename A>
+struct LConst {
+  using V = Vectorized<A>;
+  V pos, neg, lo, hi, zero;
+  explicit LConst(const LReLUParams& p)
+      : pos(static_cast<A>(p.scale)),
+        neg(static_cast<A>(p.slope * p.scale)),
+        lo(static_cast<A>(-p.clamp)),
+        hi(static_cast<A>(p.clamp)),
+        zero(A(0)) {}
+};
+
+template <bool kClamp, typename V>
+inline V act(const V& t, const LConst<typename V::value_type>& k) {
+  // NaN fails t > 0 and takes the negative branch, which keeps it NaN like the reference.
+  V y = V::blendv(t * k.neg, t * k.pos, t > k.zero);
+  if constexpr (kClamp) {
+    y = at::vec::clamp(y, k.lo, k.hi);
+  }
+  return y;
+}
+
+// Derivative of the activation, from the saved output (scale > 0 and slope >= 0 make
+// sign(out) == sign(pre-activation)); zero where the output was clamped.
+template <bool kClamp, typename V>
+inline V dact(const V& out, const LConst<typename V::value_type>& k) {
+  V m = V::blendv(k.neg, k.pos, out > k.zero);
+  if constexpr (kClamp) {
+    m = m & (out.abs() < k.hi);
+  }
+  return m;
+}
+
+// Walks the flat range [b, e) by bias segments: fs(begin, len, bias_value) for long channel runs,
+// fv(begin, len, bias_row_ptr) with an expanded bias row of period inner * channels otherwise.
+template <typename A, typename FS, typename FV>
+inline void walk(int64_t b, int64_t e, const LReLUParams& p, const A* bias, const A* brow, const FS& fs,
+                 const FV& fv) {
+  if (bias == nullptr) {
+    fs(b, e - b, A(0));
+  } else if (brow == nullptr) {
+    for (int64_t i = b; i < e;) {
+      const int64_t r = i / p.inner;
+      const int64_t end = std::min(e, (r + 1) * p.inner);
+      fs(i, end - i, bias[r % p.channels]);
+      i = end;
+    }
+  } else {
+    const int64_t period = p.inner * p.channels;
+    for (int64_t i = b; i < e;) {
+      const int64_t j = i % period;
+      const int64_t end = std::min(e, i - j + period);
+      fv(i, end - i, brow + j);
+      i = end;
+    }
+  }
+}
+
+// Bias row repeated `inner` times per channel, padded for whole-vector loads.
+template <typename A>
+std::vector<A> expand_bias(const A* bias, const LReLUParams& p) {
+  const int64_t period = p.inner * p.channels;
+  std::vector<A> row(period + 64, A(0));
+  for (int64_t c = 0; c < p.channels; ++c) {
+    std::fill(row.begin() + c * p.inner, row.begin() + (c + 1) * p.inner, bias[c]);
+  }
+  return row;
+}
+
+template <typename T, bool kClamp>
+void lrelu_fwd_impl(const T* x, T* y, const acc_t<T>* bias, const LReLUParams& p) {
+  using A = acc_t<T>;
+  using io = IO<T>;
+  using V = Vectorized<A>;
+  const LConst<A> k(p);
+  std::vector<A> row;
+  if (bias != nullptr && p.inner < kMinScalarRun) {
+    row = expand_bias(bias, p);
+  }
+  const A* brow = row.empty() ? nullptr : row.data();
+  auto fs = [&](int64_t s, int64_t len, A b) {
+    const V bv(b);
+    V v[io::kV];
+    for (int64_t i = 0; i < len; i += io::kStep) {
+      const int64_t cnt = std::min(io::kStep, len - i);
+      io::load(x + s + i, v, cnt);
+      for (int64_t q = 0; q < io::kV; ++q) {
+        v[q] = act<kClamp>(v[q] + bv, k);
+      }
+      io::store(y + s + i, v, cnt);
+    }
+  };
+  auto fv = [&](int64_t s, int64_t len, const A* br) {
+    V v[io::kV];
+    V bv[io::kV];
+    for (int64_t i = 0; i < len; i += io::kStep) {
+      const int64_t cnt = std::min(io::kStep, len - i);
+      io::load(x + s + i, v, cnt);
+      load_acc(br + i, bv, io::kV, io::kStep);  // row is padded
+      for (int64_t q = 0; q < io::kV; ++q) {
+        v[q] = act<kClamp>(v[q] + bv[q], k);
+      }
+      io::store(y + s + i, v, cnt);
+    }
+  };
+  at::parallel_for(0, p.n, kGrain, [&](int64_t b, int64_t e) { walk<A>(b, e, p, bias, brow, fs, fv); });
+}
+
+template <typename T, bool kClamp>
+void lrelu_bwd_impl(const T* g, const T* out, T* gx, acc_t<T>* gb, const LReLUParams& p) {
+  using A = acc_t<T>;
+  using io = IO<T>;
+  using V = Vectorized<A>;
+  const LConst<A> k(p);
+  // grad_x on one segment; returns the segment's sum when `sum` is set.
+  auto seg = [&](int64_t s, int64_t len, bool sum) -> A {
+    V v[io::kV];
+    V o[io::kV];
+    V acc(A(0));
+    for (int64_t i = 0; i < len; i += io::kStep) {
+      const int64_t cnt = std::min(io::kStep, len - i);
+      io::load(g + s + i, v, cnt);
+      io::load(out + s + i, o, cnt);
+      for (int64_t q = 0; q < io::kV; ++q) {
+        v[q] = v[q] * dact<kClamp>(o[q], k);
+        if (sum) {
+          const int64_t c = std::min<int64_t>(V::size(), std::max<int64_t>(0, cnt - q * V::size()));
+          acc = acc + (c == V::size() ? v[q] : V::set(V(A(0)), v[q], c));
+        }
+      }
+      io::store(gx + s + i, v, cnt);
+    }
+    return sum ? at::vec::vec_reduce_all<A>([](V& a, V& b) { return a + b; }, acc) : A(0);
+  };
+  if (gb == nullptr) {
+    at::parallel_for(0, p.n, kGrain, [&](int64_t b, int64_t e) { seg(b, e - b, false); });
+    return;
+  }
+  // Bias gradient: fixed chunks (independent of the thread count, so results are deterministic),
+  // each with its own partial sums, reduced in order at the end.
+  const int64_t period = p.inner * p.channels;
+  if (p.inner >= kMinScalarRun) {
+    const int64_t nchunk = std::clamp<int64_t>(p.n / kGrain, 1, 64);
+    const int64_t csize = (p.n + nchunk - 1) / nchunk;
+    std::vector<double> part(nchunk * p.channels, 0.0);
+    at::parallel_for(0, nchunk, 1, [&](int64_t cb, int64_t ce) {
+      for (int64_t ck = cb; ck < ce; ++ck) {
+        const int64_t e = std::min(p.n, (ck + 1) * csize);
+        double* pc = part.data() + ck * p.channels;
+        for (int64_t i = ck * csize; i < e;) {
+          const int64_t r = i / p.inner;
+          const int64_t end = std::min(e, (r + 1) * p.inner);
+          pc[r % p.channels] += static_cast<double>(seg(i, end - i, true));
+          i = end;
+        }
+      }
+    });
+    for (int64_t c = 0; c < p.channels; ++c) {
+      double s = 0.0;
+      for (int64_t ck = 0; ck < nchunk; ++ck) {
+        s += part[ck * p.channels + c];
+      }
+      gb[c] = static_cast<A>(s);
+    }
+    return;
+  }
+  const int64_t nper = p.n / period;
+  const int64_t nchunk =
+      std::max<int64_t>(1, std::min<int64_t>({p.n / kGrain, nper, int64_t(64), (int64_t(4) << 20) / period}));
+  const int64_t pchunk = (nper + nchunk - 1) / nchunk;
+  const int64_t stride = period + 64;
+  std::vector<A> part(nchunk * stride, A(0));
+  at::parallel_for(0, nchunk, 1, [&](int64_t cb, int64_t ce) {
+    V v[io::kV];
+    V o[io::kV];
+    V a[io::kV];
+    for (int64_t ck = cb; ck < ce; ++ck) {
+      A* pc = part.data() + ck * stride;
+      const int64_t pe = std::min(nper, (ck + 1) * pchunk);
+      for (int64_t per = ck * pchunk; per < pe; ++per) {
+        const int64_t s = per * period;
+        for (int64_t i = 0; i < period; i += io::kStep) {
+          const int64_t cnt = std::min(io::kStep, period - i);
+          io::load(g + s + i, v, cnt);
+          io::load(out + s + i, o, cnt);
+          load_acc(pc + i, a, io::kV, io::kStep);
+          for (int64_t q = 0; q < io::kV; ++q) {
+            v[q] = v[q] * dact<kClamp>(o[q], k);
+            a[q] = a[q] + v[q];  // lanes past cnt only touch the padding
+          }
+          io::store(gx + s + i, v, cnt);
+          for (int64_t q = 0; q < io::kV; ++q) {
+            a[q].store(pc + i + q * V::size());
+          }
+        }
+      }
+    }
+  });
+  for (int64_t c = 0; c < p.channels; ++c) {
+    double s = 0.0;
+    for (int64_t ck = 0; ck < nchunk; ++ck) {
+      const A* pc = part.data() + ck * stride + c * p.inner;
+      for (int64_t q = 0; q < p.inner; ++q) {
+        s += static_cast<double>(pc[q]);
+      }
+    }
+    gb[c] = static_cast<A>(s);
+  }
+}
+
+void lrelu_fwd(c10::ScalarType dt, const void* x, void* y, const void* bias, const LReLUParams& p) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dt, "aigc_fused_leaky_relu", [&] {
+    using A = acc_t<scalar_t>;
+    auto xs = static_cast<const scalar_t*>(x);
+    auto ys = static_cast<scalar_t*>(y);
+    auto bs = static_cast<const A*>(bias);
+    if (p.has_clamp) {
+      lrelu_fwd_impl<scalar_t, true>(xs, ys, bs, p);
+    } else {
+      lrelu_fwd_impl<scalar_t, false>(xs, ys, bs, p);
+    }
+  });
+}
+
+void lrelu_bwd(c10::ScalarType dt, const void* g, const void* out, void* gx, void* gb, const LReLUParams& p) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dt, "aigc_fused_leaky_relu_backward", [&] {
+    using A = acc_t<scalar_t>;
+    auto gs = static_cast<const scalar_t*>(g);
+    auto os = static_cast<const scalar_t*>(out);
+    auto xs = static_cast<scalar_t*>(gx);
+    auto bs = static_cast<A*>(gb);
+    if (p.has_clamp) {
+      lrelu_bwd_impl<scalar_t, true>(gs, os, xs, bs, p);
+    } else {
+      lrelu_bwd_impl<scalar_t, false>(gs, os, xs, bs, p);
+    }
+  });
+}
+
+// ---------------------------------------------------------------- Philox normals
+
+using philox::kBlockElems;
+
+// Box-Muller: n0 = r cos(2 pi t), n1 = r sin(2 pi t) with r = sqrt(-2 log u), t in turns.
+// sin/cos via exact quadrant reduction of t and Taylor polynomials on [-pi/4, pi/4] (error below
+// 1e-9 before rounding): much cheaper than a general-argument vector sincos.
+#if defined(CPU_CAPABILITY_AVX512)
+// log(u) for finite u > 0 (Cephes logf polynomial, ~1 ulp): inlined, unlike the Sleef call, and
+// without special-case handling we do not need (u is never 0, negative or inf here).
+inline Vectorized<float> log_pos(const Vectorized<float>& uv) {
+  const __m512 u = uv;
+  __m512 m = _mm512_getmant_ps(u, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);  // [1, 2)
+  __m512 e = _mm512_getexp_ps(u);
+  const __mmask16 big = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356237f), _CMP_GT_OQ);
+  m = _mm512_mask_mul_ps(m, big, m, _mm512_set1_ps(0.5f));  // [sqrt(1/2), sqrt(2))
+  e = _mm512_mask_add_ps(e, big, e, _mm512_set1_ps(1.0f));
+  const __m512 x = _mm512_sub_ps(m, _mm512_set1_ps(1.0f));
+  const __m512 z = _mm512_mul_ps(x, x);
+  __m512 p = _mm512_set1_ps(7.0376836292e-2f);
+  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(-1.1514610310e-1f));
+  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(1.1676998740e-1f));
+  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(-1.2420140846e-1f));
+  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(1.4249322787e-1f));
+  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(-1.6668057665e-1f));
+  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(2.0000714765e-1f));
+  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(-2.4999993993e-1f));
+  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(3.3333331174e-1f));
+  __m512 y = _mm512_mul_ps(_mm512_mul_ps(x, z), p);
+  y = _mm512_fmadd_ps(e, _mm512_set1_ps(-2.12194440e-4f), y);
+  y = _mm512_fmadd_ps(z, _mm512_set1_ps(-0.5f), y);
+  __m512 r = _mm512_add_ps(x, y);
+  r = _mm512_fmadd_ps(e, _mm512_set1_ps(0.693359375f), r);
+  return Vectorized<float>(r);
+}
+#else
+inline Vectorized<float> log_pos(const Vectorized<float>& u) {
+  return u.log();
+}
+#endif
+
+inline void box_muller(const Vectorized<float>& u, const Vectorized<float>& t, float* o0, float* o1) {
+  using V = Vectorized<float>;
+  const V r = (log_pos(u) * V(-2.0f)).sqrt();
+  V q = (t * V(4.0f)).round();  // nearest quadrant 0..4
+  const V x = (t - q * V(0.25f)) * V(6.2831853071795864769f);
+  q = V::blendv(q, V(0.0f), q == V(4.0f));
+  const V x2 = x * x;
+  // sin(x) = x (1 - x^2/3! + x^4/5! - x^6/7! + x^8/9!), cos(x) = 1 - x^2/2! + ... + x^10/10!
+  V s = at::vec::fmadd(x2, V(1.0f / 362880.0f), V(-1.0f / 5040.0f));
+  s = at::vec::fmadd(x2, s, V(1.0f / 120.0f));
+  s = at::vec::fmadd(x2, s, V(-1.0f / 6.0f));
+  s = at::vec::fmadd(x2 * x, s, x);
+  V c = at::vec::fmadd(x2, V(-1.0f / 3628800.0f), V(1.0f / 40320.0f));
+  c = at::vec::fmadd(x2, c, V(-1.0f / 720.0f));
+  c = at::vec::fmadd(x2, c, V(1.0f / 24.0f));
+  c = at::vec::fmadd(x2, c, V(-0.5f));
+  c = at::vec::fmadd(x2, c, V(1.0f));
+  // Quadrant q: (cos, sin)(x + q pi/2) = q0 (c, s), q1 (-s, c), q2 (-c, -s), q3 (s, -c).
+  const V odd = (q == V(1.0f)) | (q == V(3.0f));
+  const V cv = V::blendv(c, s, odd);
+  const V sv = V::blendv(s, c, odd);
+  const V cneg = (q == V(1.0f)) | (q == V(2.0f));
+  const V sneg = q >= V(2.0f);
+  (r * V::blendv(cv, V(0.0f) - cv, cneg)).store(o0);
+  (r * V::blendv(sv, V(0.0f) - sv, sneg)).store(o1);
+}
+
+// The 64 normals of block `blk` (16 counters x 4 words), in element order.
+inline void normal_block(uint64_t seed, uint64_t offset, int64_t blk, float* out) {
+  const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  const uint64_t g0 = static_cast<uint64_t>(blk) * 16u;
+#if defined(CPU_CAPABILITY_AVX512)
+  __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(g0))),
+                                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  __m512i c1 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(g0 >> 32)));
+  __m512i c2 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(offset)));
+  __m512i c3 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(offset >> 32)));
+  const __m512i m0 = _mm512_set1_epi32(static_cast<int>(philox::kM0));
+  const __m512i m1 = _mm512_set1_epi32(static_cast<int>(philox::kM1));
+  uint32_t kk0 = k0, kk1 = k1;
+  for (int r = 0; r < philox::kRounds; ++r) {
+    if (r > 0) {
+      kk0 += philox::kW0;
+      kk1 += philox::kW1;
+    }
+    // 32x32->64 products of even lanes and (shifted) odd lanes, recombined into hi/lo words.
+    const __m512i pe0 = _mm512_mul_epu32(c0, m0);
+    const __m512i po0 = _mm512_mul_epu32(_mm512_srli_epi64(c0, 32), m0);
+    const __m512i hi0 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe0, 32), po0);
+    const __m512i lo0 = _mm512_mask_blend_epi32(0xAAAA, pe0, _mm512_slli_epi64(po0, 32));
+    const __m512i pe1 = _mm512_mul_epu32(c2, m1);
+    const __m512i po1 = _mm512_mul_epu32(_mm512_srli_epi64(c2, 32), m1);
+    const __m512i hi1 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe1, 32), po1);
+    const __m512i lo1 = _mm512_mask_blend_epi32(0xAAAA, pe1, _mm512_slli_epi64(po1, 32));
+    const __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32(static_cast<int>(kk0)));
+    const __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32(static_cast<int>(kk1)));
+    c0 = n0;
+    c1 = lo1;
+    c2 = n2;
+    c3 = lo0;
+  }
+  const __m512 s31 = _mm512_set1_ps(4.656612873077393e-10f), h32 = _mm512_set1_ps(2.3283064365386963e-10f);
+  const __m512 s24 = _mm512_set1_ps(1.0f / 16777216.0f);
+  auto uni = [&](__m512i w) { return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(w, 1)), s31, h32); };
+  auto trn = [&](__m512i w) { return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(w, 8)), s24); };
+  box_muller(Vectorized<float>(uni(c0)), Vectorized<float>(trn(c1)), out, out + 16);
+  box_muller(Vectorized<float>(uni(c2)), Vectorized<float>(trn(c3)), out + 32, out + 48);
+#else
+  alignas(64) uint32_t w[4][16];
+  for (int l = 0; l < 16; ++l) {
+    const uint64_t gi = g0 + static_cast<uint64_t>(l);
+    const philox::U32x4 r = philox::philox4x32_10(static_cast<uint32_t>(gi), static_cast<uint32_t>(gi >> 32),
+                                                  static_cast<uint32_t>(offset),
+                                                  static_cast<uint32_t>(offset >> 32), k0, k1);
+    w[0][l] = r.v[0];
+    w[1][l] = r.v[1];
+    w[2][l] = r.v[2];
+    w[3][l] = r.v[3];
+  }
+  using V = Vectorized<float>;
+  alignas(64) float u[16], t[16];
+  for (int pair = 0; pair < 2; ++pair) {
+    for (int l = 0; l < 16; ++l) {
+      u[l] = philox::uniform_open(w[2 * pair][l]);
+      t[l] = philox::turns(w[2 * pair + 1][l]);
+    }
+    for (int l = 0; l < 16; l += V::size()) {
+      box_muller(V::loadu(u + l), V::loadu(t + l), out + 32 * pair + l, out + 32 * pair + 16 + l);
+    }
+  }
+#endif
+}
+
+// Normals of elements [start, start + n).
+void normal(float* out, int64_t start, int64_t n, uint64_t seed, uint64_t offset) {
+  alignas(64) float tmp[kBlockElems];
+  int64_t i = start;
+  const int64_t end = start + n;
+  while (i < end) {
+    const int64_t blk = i / kBlockElems;
+    const int64_t within = i - blk * kBlockElems;
+    const int64_t take = std::min(end - i, kBlockElems - within);
+    if (within == 0 && take == kBlockElems) {
+      normal_block(seed, offset, blk, out + (i - start));
+    } else {
+      normal_block(seed, offset, blk, tmp);
+      std::copy(tmp + within, tmp + within + take, out + (i - start));
+    }
+    i += take;
+  }
+}
+
+void normal_parallel(float* out, int64_t start, int64_t n, uint64_t seed, uint64_t offset) {
+  at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) { normal(out + b, start + b, e - b, seed, offset); });
+}
+
+// ---------------------------------------------------------------- reparameterize
+
+constexpr int64_t kBuf = 1024;  // elements per eps buffer (stays in L1)
+constexpr int64_t kRepGrain = 8192;
+
+// eps of [start, start + len) in the compute type (converted for double).
+template <typename A>
+inline void eps_into(A* buf, float* fbuf, int64_t start, int64_t len, const ReparamParams& p) {
+  if constexpr (std::is_same_v<A, float>) {
+    normal(buf, start, len, p.seed, p.offset);
+  } else {
+    normal(fbuf, start, len, p.seed, p.offset);
+    for (int64_t i = 0; i < len; ++i) {
+      buf[i] = static_cast<A>(fbuf[i]);
+    }
+  }
+}
+
+template <typename A>
+inline A vsum(const A* p, int64_t len) {
+  using V = Vectorized<A>;
+  V acc(A(0));
+  int64_t i = 0;
+  for (; i + V::size() <= len; i += V::size()) {
+    acc = acc + V::loadu(p + i);
+  }
+  A s = at::vec::vec_reduce_all<A>([](V& a, V& b) { return a + b; }, acc);
+  for (; i < len; ++i) {
+    s += p[i];
+  }
+  return s;
+}
+
+template <typename T>
+void reparam_fwd_impl(const T* mu, const T* lv, T* z, T* kl, const ReparamParams& p) {
+  using A = acc_t<T>;
+  using io = IO<T>;
+  using V = Vectorized<A>;
+  const V half(A(0.5)), one(A(1));
+  // z (and the KL terms when kl is set) for flat elements [b, e); the KL terms go to `terms`.
+  auto block = [&](int64_t b, int64_t e, A* eps, float* fbuf, A* terms) {
+    eps_into<A>(eps, fbuf, b, e - b, p);
+    V m[io::kV], l[io::kV], ev[io::kV];
+    for (int64_t i = b; i < e; i += io::kStep) {
+      const int64_t cnt = std::min(io::kStep, e - i);
+      io::load(mu + i, m, cnt);
+      io::load(lv + i, l, cnt);
+      load_acc(eps + (i - b), ev, io::kV, cnt);
+      for (int64_t q = 0; q < io::kV; ++q) {
+        const V sd = (l[q] * half).exp();
+        if (terms != nullptr) {
+          (one + l[q] - m[q] * m[q] - sd * sd).store(terms + (i - b) + q * V::size());
+        }
+        m[q] = m[q] + ev[q] * sd;
+      }
+      io::store(z + i, m, cnt);
+    }
+  };
+  if (kl == nullptr) {
+    at::parallel_for(0, p.n, kRepGrain, [&](int64_t b, int64_t e) {
+      alignas(64) A eps[kBuf + 64];
+      alignas(64) float fbuf[kBuf];
+      for (int64_t s = b; s < e; s += kBuf) {
+        block(s, std::min(e, s + kBuf), eps, fbuf, nullptr);
+      }
+    });
+    return;
+  }
+  if (p.row == 0) {
+    return;  // the caller zero-fills kl for an empty last dim
+  }
+  const int64_t rows = p.n / p.row;
+  at::parallel_for(0, rows, std::max<int64_t>(1, kRepGrain / p.row), [&](int64_t rb, int64_t re) {
+    alignas(64) A eps[kBuf + 64];
+    alignas(64) float fbuf[kBuf];
+    alignas(64) A terms[kBuf + 64];
+    const int64_t e = re * p.row;
+    double acc = 0.0;  // running sum of the current row
+    for (int64_t s = rb * p.row; s < e; s += kBuf) {
+      const int64_t se = std::min(e, s + kBuf);
+      block(s, se, eps, fbuf, terms);
+      for (int64_t i = s; i < se;) {
+        const int64_t r = i / p.row;
+        const int64_t rend = std::min(se, (r + 1) * p.row);
+        acc += static_cast<double>(vsum<A>(terms + (i - s), rend - i));
+        if (rend == (r + 1) * p.row) {
+          kl[r] = static_cast<T>(-0.5 * acc);
+          acc = 0.0;
+        }
+        i = rend;
+      }
+    }
+  });
+}
+
+template <typename T>
+void reparam_bwd_impl(const T* dz, const T* dkl, const T* mu, const T* lv, T* dmu, T* dlv,
+                      const ReparamParams& p) {
+  using A = acc_t<T>;
+  using io = IO<T>;
+  using V = Vectorized<A>;
+  const V half(A(0.5)), one(A(1));
+  const int64_t row = (dkl == nullptr || p.row == 0) ? std::max<int64_t>(p.n, 1) : p.row;
+  at::parallel_for(0, p.n, kRepGrain, [&](int64_t b, int64_t e) {
+    alignas(64) A eps[kBuf + 64];
+    alignas(64) float fbuf[kBuf];
+    V g[io::kV], l[io::kV], ev[io::kV], m[io::kV];
+    for (int64_t s = b; s < e; s += kBuf) {
+      const int64_t se = std::min(e, s + kBuf);
+      eps_into<A>(eps, fbuf, s, se - s, p);
+      for (int64_t i0 = s; i0 < se;) {
+        // One row segment: the KL gradient is constant along it.
+        const int64_t r = i0 / row;
+        const int64_t rend = std::min(se, (r + 1) * row);
+        const V k(dkl == nullptr ? A(0) : static_cast<A>(dkl[r]));
+        for (int64_t i = i0; i < rend; i += io::kStep) {
+          const int64_t cnt = std::min(io::kStep, rend - i);
+          io::load(dz + i, g, cnt);
+          io::load(lv + i, l, cnt);
+          load_acc(eps + (i - s), ev, io::kV, cnt);
+          if (dkl != nullptr) {
+            io::load(mu + i, m, cnt);
+          }
+          for (int64_t q = 0; q < io::kV; ++q) {
+            const V sd = (l[q] * half).exp();
+            if (dkl != nullptr) {
+              l[q] = half * (g[q] * ev[q] * sd + (sd * sd - one) * k);
+              m[q] = g[q] + m[q] * k;
+            } else {
+              l[q] = half * g[q] * ev[q] * sd;
+            }
+          }
+          io::store(dlv + i, l, cnt);
+          if (dkl != nullptr) {
+            io::store(dmu + i, m, cnt);
+          }
+        }
+        i0 = rend;
+      }
+    }
+  });
+}
+
+void reparam_fwd(c10::ScalarType dt, const void* mu, const void* lv, void* z, void* kl, const ReparamParams& p) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dt, "aigc_reparameterize", [&] {
+    reparam_fwd_impl<scalar_t>(static_cast<const scalar_t*>(mu), static_cast<const scalar_t*>(lv),
+                               static_cast<scalar_t*>(z), static_cast<scalar_t*>(kl), p);
+  });
+}
+
+void reparam_bwd(c10::ScalarType dt, const void* dz, const void* dkl, const void* mu, const void* lv, void* dmu,
+                 void* dlv, const ReparamParams& p) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dt, "aigc_reparameterize_backward", [&] {
+    reparam_bwd_impl<scalar_t>(static_cast<const scalar_t*>(dz), static_cast<const scalar_t*>(dkl),
+                               static_cast<const scalar_t*>(mu), static_cast<const scalar_t*>(lv),
+                               static_cast<scalar_t*>(dmu), static_cast<scalar_t*>(dlv), p);
+  });
+}
+
+}  // namespace CPU_CAPABILITY
+
+#define AIGC_STR_(x) #x
+#define AIGC_STR(x) AIGC_STR_(x)
+
+const KernelTable& AIGC_CONCAT(kernel_table_, CPU_CAPABILITY)() {
+  static const KernelTable table{AIGC_STR(CPU_CAPABILITY),     CPU_CAPABILITY::lrelu_fwd,
+                                 CPU_CAPABILITY::lrelu_bwd,    CPU_CAPABILITY::reparam_fwd,
+                                 CPU_CAPABILITY::reparam_bwd,  CPU_CAPABILITY::normal_parallel};
+  return table;
+}
+
+}  // namespace cpu
+}  // namespace aigc_sdk

@@ -1,0 +1,213 @@
+// CPU implementations of the aigc_sdk ops: argument checks, layout handling, generator use, and
+// run-time selection of the kernel bodies compiled per CPU capability.
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/Generator.h>
+#include <torch/library.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "../ops_common.h"
+#include "kernels.h"
+
+namespace aigc_sdk {
+namespace cpu {
+
+namespace {
+
+bool cpu_has(const char* feature) {
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+  if (std::strcmp(feature, "avx512") == 0) {
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  }
+  if (std::strcmp(feature, "avx2") == 0) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }
+#else
+  (void)feature;
+#endif
+  return false;
+}
+
+// Best capability built in and supported by this CPU, lowered (never raised) by ATEN_CPU_CAPABILITY
+// like ATen's own dispatch.
+const KernelTable& select_table() {
+  const char* env = std::getenv("ATEN_CPU_CAPABILITY");
+  const std::string want = env == nullptr ? "" : std::string(env);
+  const bool allow512 = want.empty() || want == "avx512" || want == "AVX512";
+  const bool allow2 = allow512 || want == "avx2" || want == "AVX2";
+#if defined(AIGC_HAVE_AVX512)
+  if (allow512 && cpu_has("avx512")) {
+    return kernel_table_AVX512();
+  }
+#endif
+#if defined(AIGC_HAVE_AVX2)
+  if (allow2 && cpu_has("avx2")) {
+    return kernel_table_AVX2();
+  }
+#endif
+  (void)allow2;
+  return kernel_table_DEFAULT();
+}
+
+const KernelTable& table() {
+  static const KernelTable& t = select_table();
+  return t;
+}
+
+at::Tensor lrelu_fwd(const at::Tensor& x_, const std::optional<at::Tensor>& bias, double slope, double scale,
+                     int64_t dim, std::optional<double> clamp) {
+  const int64_t d = check_lrelu_args(x_, bias, slope, scale, dim, clamp);
+  const at::Tensor x = dense(x_);
+  at::Tensor y = at::empty_like(x);
+  if (x.numel() == 0) {
+    return y;
+  }
+  const ChannelMap cm = channel_map(x, d);
+  LReLUParams p;
+  p.n = x.numel();
+  p.inner = cm.inner;
+  p.channels = cm.channels;
+  p.slope = slope;
+  p.scale = scale;
+  p.has_clamp = clamp.has_value();
+  p.clamp = clamp.value_or(0.0);
+  at::Tensor b;
+  if (bias.has_value() && bias->defined()) {
+    b = bias->to(acc_type(x.scalar_type())).contiguous();
+  }
+  table().lrelu_fwd(x.scalar_type(), x.const_data_ptr(), y.mutable_data_ptr(),
+                    b.defined() ? b.const_data_ptr() : nullptr, p);
+  return y;
+}
+
+std::tuple<at::Tensor, at::Tensor> lrelu_bwd(const at::Tensor& grad, const at::Tensor& out_, double slope,
+                                             double scale, int64_t dim, std::optional<double> clamp,
+                                             bool bias_grad) {
+  const int64_t d = check_lrelu_args(out_, std::nullopt, slope, scale, dim, clamp);
+  check_floating(grad, "grad");
+  check_same_device(out_, "out", grad, "grad");
+  TORCH_CHECK_VALUE(grad.sizes() == out_.sizes(), "grad must have the shape of out ", out_.sizes(), ", got ",
+                    grad.sizes());
+  const at::Tensor out = dense(out_);
+  const at::Tensor g = like_layout(grad.to(out.scalar_type()), out);
+  at::Tensor gx = at::empty_like(out);
+  const ChannelMap cm = channel_map(out, d);
+  const auto acc_opts = out.options().dtype(acc_type(out.scalar_type()));
+  at::Tensor gb = bias_grad ? at::zeros({out.dim() == 0 ? 1 : out.size(d)}, acc_opts) : at::empty({0}, acc_opts);
+  if (out.numel() == 0) {
+    return {gx, gb};
+  }
+  LReLUParams p;
+  p.n = out.numel();
+  p.inner = cm.inner;
+  p.channels = cm.channels;
+  p.slope = slope;
+  p.scale = scale;
+  p.has_clamp = clamp.has_value();
+  p.clamp = clamp.value_or(0.0);
+  table().lrelu_bwd(out.scalar_type(), g.const_data_ptr(), out.const_data_ptr(), gx.mutable_data_ptr(),
+                    bias_grad ? gb.mutable_data_ptr() : nullptr, p);
+  return {gx, gb};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> reparam_fwd(const at::Tensor& mu_, const at::Tensor& logvar_,
+                                                           std::optional<at::Generator> generator,
+                                                           bool return_kl) {
+  check_reparam_args(mu_, logvar_);
+  const at::Tensor mu = mu_.contiguous();
+  const at::Tensor lv = logvar_.contiguous();
+  at::Tensor z = at::empty_like(mu);
+  at::Tensor kl = at::empty(kl_shape(mu, return_kl), mu.options());
+  uint64_t seed;
+  {
+    // A fresh 64-bit key per call from the torch generator: manual_seed reproduces, and successive
+    // calls never share a stream.
+    auto* gen = at::get_generator_or_default<at::CPUGeneratorImpl>(generator, at::detail::getDefaultCPUGenerator());
+    std::lock_guard<std::mutex> lock(gen->mutex_);
+    seed = gen->random64();
+  }
+  at::Tensor st = make_rng_state(seed, 0);
+  const int64_t row = mu.dim() == 0 ? 1 : mu.size(-1);
+  if (return_kl && (mu.numel() == 0 || row == 0)) {
+    kl.zero_();
+  }
+  if (mu.numel() == 0) {
+    return {z, kl, st};
+  }
+  ReparamParams p;
+  p.n = mu.numel();
+  p.row = row;
+  p.seed = seed;
+  p.offset = 0;
+  table().reparam_fwd(mu.scalar_type(), mu.const_data_ptr(), lv.const_data_ptr(), z.mutable_data_ptr(),
+                      return_kl ? kl.mutable_data_ptr() : nullptr, p);
+  return {z, kl, st};
+}
+
+std::tuple<at::Tensor, at::Tensor> reparam_bwd(const at::Tensor& grad_z, const std::optional<at::Tensor>& grad_kl,
+                                               const std::optional<at::Tensor>& mu_, const at::Tensor& logvar_,
+                                               const at::Tensor& rng_state) {
+  check_floating(logvar_, "logvar");
+  check_floating(grad_z, "grad_z");
+  TORCH_CHECK_VALUE(grad_z.sizes() == logvar_.sizes(), "grad_z must have the shape of logvar");
+  check_same_device(logvar_, "logvar", grad_z, "grad_z");
+  const auto [seed, offset] = read_rng_state(rng_state);
+  const bool kl = grad_kl.has_value() && grad_kl->defined();
+  const at::Tensor lv = logvar_.contiguous();
+  const at::Tensor dz = grad_z.to(lv.scalar_type()).contiguous();
+  at::Tensor dlv = at::empty_like(lv);
+  at::Tensor dmu = at::empty({0}, lv.options());
+  at::Tensor mu, dkl;
+  if (kl) {
+    TORCH_CHECK_VALUE(mu_.has_value() && mu_->defined(), "reparameterize_backward needs mu with grad_kl");
+    mu = mu_->to(lv.scalar_type()).contiguous();
+    dkl = grad_kl->to(lv.scalar_type()).contiguous();
+    TORCH_CHECK_VALUE(mu.sizes() == lv.sizes(), "mu must have the shape of logvar");
+    TORCH_CHECK_VALUE(dkl.numel() * std::max<int64_t>(lv.dim() == 0 ? 1 : lv.size(-1), 1) >= lv.numel(),
+                      "grad_kl must have shape logvar.shape[:-1]");
+    dmu = at::empty_like(lv);
+  }
+  if (lv.numel() == 0) {
+    return {dmu, dlv};
+  }
+  ReparamParams p;
+  p.n = lv.numel();
+  p.row = lv.dim() == 0 ? 1 : lv.size(-1);
+  p.seed = seed;
+  p.offset = offset;
+  table().reparam_bwd(lv.scalar_type(), dz.const_data_ptr(), kl ? dkl.const_data_ptr() : nullptr,
+                      kl ? mu.const_data_ptr() : nullptr, lv.const_data_ptr(), kl ? dmu.mutable_data_ptr() : nullptr,
+                      dlv.mutable_data_ptr(), p);
+  return {dmu, dlv};
+}
+
+at::Tensor regenerate_eps(const at::Tensor& like, const at::Tensor& rng_state) {
+  const auto [seed, offset] = read_rng_state(rng_state);
+  at::Tensor eps = at::empty(like.sizes(), like.options().dtype(at::kFloat).memory_format(at::MemoryFormat::Contiguous));
+  if (eps.numel() > 0) {
+    table().normal(eps.mutable_data_ptr<float>(), 0, eps.numel(), seed, offset);
+  }
+  return eps;
+}
+
+}  // namespace
+
+std::string capability_name() {
+  return table().name;
+}
+
+TORCH_LIBRARY_IMPL(aigc_sdk, CPU, m) {
+  m.impl("fused_leaky_relu", &lrelu_fwd);
+  m.impl("fused_leaky_relu_backward", &lrelu_bwd);
+  m.impl("reparameterize", &reparam_fwd);
+  m.impl("reparameterize_backward", &reparam_bwd);
+  m.impl("_regenerate_eps", &regenerate_eps);
+}
+
+}  // namespace cpu
+}  // namespace aigc_sdk
