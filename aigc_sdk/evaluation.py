@@ -51,10 +51,10 @@ def _load_pngs(path: Path, sample_shape: tuple[int, ...]) -> tuple[Any, Any]:
         raise ValueError(f"PNG folders need a data set with 1 or 3 channels, got {c}")
     arrays, labels = [], []
     for f in files:
-        with Image.open(f) as im:
-            im = im.convert(mode)
+        with Image.open(f) as raw:
+            im = raw.convert(mode)
             if im.size != (w, h):
-                im = im.resize((w, h), Image.BILINEAR)
+                im = im.resize((w, h), Image.Resampling.BILINEAR)
             a = np.asarray(im, dtype=np.float32) / 255.0
         arrays.append(a[None] if c == 1 else a.transpose(2, 0, 1))
         parent = f.parent.name
@@ -196,7 +196,7 @@ def evaluate(
 
     feats: tuple[Any, Any] | None = None
     if any(k == "features" for k in kinds.values()):
-        ext = (
+        ext: Any = (
             classifier
             if extractor == "classifier"
             else aigc_sdk.get_feature_extractor(extractor, dataset=dataset)

