@@ -49,9 +49,10 @@ def load_shuttle() -> tuple[Any, Any]:
 
 def run_seed(kind: str, seed: int, X: Any, y: Any, **config: Any) -> dict[str, float]:
     """One split of the protocol; returns ROC-AUC, AP and fit seconds."""
-    from aigc_anomaly.detector import Detector
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
+
+    from aigc_anomaly.detector import Detector
 
     x_tr, x_te, _, y_te = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
     scaler = StandardScaler().fit(x_tr)

@@ -53,6 +53,7 @@ def load_credit() -> Any:
 def score(real_test: Any, real_train: Any, synthetic: Any, discrete: list[str]) -> dict[str, Any]:
     """Quality, detection, utility and privacy of ``synthetic`` (see module docstring)."""
     import pandas as pd
+
     from aigc_metrics import tabular
     from aigc_synth.evaluation import classifier_auc
 

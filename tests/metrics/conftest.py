@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-# Until the editable install is refreshed, the new plugin package may not be importable.
-if importlib.util.find_spec("aigc_metrics") is None:  # pragma: no cover - environment dependent
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins"))
-    import aigc_sdk.registry
-
-    aigc_sdk.registry.reset_default_registry()
 
 
 @pytest.fixture

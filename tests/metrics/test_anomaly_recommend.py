@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
 from aigc_metrics.anomaly import AnomalyMetrics, average_precision, precision_at_k, roc_auc
 from aigc_metrics.recommend import RankingMetrics, ndcg_at_k, recall_at_k
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 
 def test_anomaly_matches_sklearn_with_ties():

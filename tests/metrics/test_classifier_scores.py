@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 import torch
-from aigc_metrics.cas import CAS
-from aigc_metrics.classifier import ClassifierExtractor
-from aigc_metrics.inception_score import InceptionScore, inception_score
 from scipy.special import softmax
 from scipy.stats import entropy
 
 import aigc_sdk
+from aigc_metrics.cas import CAS
+from aigc_metrics.classifier import ClassifierExtractor
+from aigc_metrics.inception_score import InceptionScore, inception_score
 
 
 def reference_is(p: np.ndarray, splits: int, seed: int) -> tuple[float, float]:

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.linalg
+
 from aigc_metrics.fid import FID, fid_from_features, frechet_distance, trace_sqrt_product
 
 

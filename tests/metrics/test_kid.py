@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from aigc_metrics.kid import KID, kid, polynomial_mmd2_unbiased
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from aigc_metrics import likelihood as L
 from scipy.special import expit, logsumexp
 from scipy.stats import norm
+
+from aigc_metrics import likelihood as L
 
 
 def test_kl_elbo_and_log_likelihoods():

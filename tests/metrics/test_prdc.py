@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+
 from aigc_metrics.prdc import PRDC, DensityCoverage, PrecisionRecall, prdc
 
 

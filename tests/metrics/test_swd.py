@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from aigc_metrics.sliced_wasserstein import SlicedWasserstein, random_directions, sliced_wasserstein
 from scipy.stats import wasserstein_distance
+
+from aigc_metrics.sliced_wasserstein import SlicedWasserstein, random_directions, sliced_wasserstein
 
 
 def test_p1_matches_scipy_with_unequal_sizes():

@@ -7,8 +7,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from aigc_metrics import tabular as T
 from scipy.stats import ks_2samp
+
+from aigc_metrics import tabular as T
 
 META = {"a": "numerical", "b": "numerical", "c": "categorical", "d": "boolean"}
 

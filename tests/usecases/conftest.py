@@ -1,19 +1,8 @@
-"""Make the use-case plugins importable before their entry points are installed."""
+"""Fixtures for the anomaly and recommendation use-case tests."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
-
-# Until pyproject lists aigc_anomaly / aigc_recommend, an editable install does not expose them.
-if importlib.util.find_spec("aigc_anomaly") is None and str(PLUGINS) not in sys.path:
-    sys.path.insert(0, str(PLUGINS))
-
-
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(autouse=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import aigc_anomaly
 import numpy as np
 import pytest
 import torch
-from aigc_anomaly.detector import Detector
 
+import aigc_anomaly
+from aigc_anomaly.detector import Detector
 from aigc_sdk.interfaces import UseCase
 from aigc_sdk.registry import Registry
 

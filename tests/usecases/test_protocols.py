@@ -30,6 +30,7 @@ def test_shuttle_protocol_seed0() -> None:
 @pytest.mark.skipif(importlib.util.find_spec("recbole") is None, reason="needs recbole (MovieLens-100k data)")
 def test_ml100k_protocol_seed0() -> None:
     import usecase_recommend as proto
+
     from aigc_recommend.recommender import Recommender
 
     sp = proto.split(proto.load_positives(), 0)

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
+import pandas as pd
 import pytest
 
-# Until the package is in the install's include list, import it from the source tree.
-if importlib.util.find_spec("aigc_synth") is None:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins"))
-
-pd = pytest.importorskip("pandas")
-
-from tests.usecases_synth._data import make_frame  # noqa: E402
+from tests.usecases_synth._data import make_frame
 
 
 @pytest.fixture(scope="session", autouse=True)

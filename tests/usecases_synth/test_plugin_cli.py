@@ -6,10 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-import aigc_synth
 import pandas as pd
 import pytest
 
+import aigc_synth
 from aigc_sdk.interfaces import UseCase
 from aigc_sdk.registry import Registry
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from aigc_synth.synthesizer import Synthesizer
 
+from aigc_synth.synthesizer import Synthesizer
 from tests.usecases_synth._data import make_frame
 
 KINDS = ["fitted_tvae", "fitted_ctgan"]

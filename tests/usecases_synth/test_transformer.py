@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from aigc_synth.gmm import fit_gmm_1d
 from aigc_synth.transformer import TableTransformer
 
