@@ -121,7 +121,7 @@ class LReLUBackwardFn : public torch::autograd::Function<LReLUBackwardFn> {
       t = t.defined() ? t + gb : gb.expand_as(out);
     }
     variable_list res(7);
-    if (t.defined()) {
+    if (t.defined() && ctx->needs_input_grad(0)) {
       res[0] = LReLUBackwardFn::apply(t, out, p.slope, p.scale, p.dim, p.clamp, false)[0];
     }
     return res;  // out only selects the slope: its derivative is zero almost everywhere
@@ -143,6 +143,9 @@ class LReLUFn : public torch::autograd::Function<LReLUFn> {
     ctx->saved_data["bias_dtype"] = has_bias ? bias->scalar_type() : x.scalar_type();
     save_params(ctx, slope, scale, dim, clamp);
     ctx->save_for_backward({y});  // the output suffices: act'(t) depends only on sign(y), |y| < clamp
+    // An undefined incoming gradient (e.g. the second backward of an R1 penalty, where y only feeds
+    // the piecewise-constant slope selection) means zero gradients: no full-size zero fill.
+    ctx->set_materialize_grads(false);
     return y;
   }
 
@@ -152,6 +155,17 @@ class LReLUFn : public torch::autograd::Function<LReLUFn> {
     const bool need_b = ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(1);
     variable_list res(6);
     if (!ctx->needs_input_grad(0) && !need_b) {
+      return res;
+    }
+    if (!go[0].defined()) {
+      // Zero gradients without touching memory: an expanded zero for x, a (small) zero bias grad.
+      if (ctx->needs_input_grad(0)) {
+        res[0] = at::zeros({}, y.options()).expand(y.sizes());
+      }
+      if (need_b) {
+        const int64_t c = y.dim() == 0 ? 1 : y.size(p.dim < 0 ? p.dim + y.dim() : p.dim);
+        res[1] = at::zeros({c}, y.options().dtype(ctx->saved_data["bias_dtype"].toScalarType()));
+      }
       return res;
     }
     auto r = LReLUBackwardFn::apply(go[0], y, p.slope, p.scale, p.dim, p.clamp, need_b);

@@ -21,6 +21,8 @@ struct LReLUParams {
   double scale = 1.0;
   bool has_clamp = false;
   double clamp = 0.0;
+  // Backward only: grad is a single value broadcast to all n elements.
+  bool scalar_grad = false;
 };
 
 // Reparameterized sampling on contiguous buffers of n elements, rows of `row` elements (last dim).

@@ -207,12 +207,23 @@ void lrelu_fwd_impl(const T* x, T* y, const acc_t<T>* bias, const LReLUParams& p
   at::parallel_for(0, p.n, kGrain, [&](int64_t b, int64_t e) { walk<A>(b, e, p, bias, brow, fs, fv); });
 }
 
-template <typename T, bool kClamp>
+template <typename T, bool kClamp, bool kScalarGrad>
 void lrelu_bwd_impl(const T* g, const T* out, T* gx, acc_t<T>* gb, const LReLUParams& p) {
   using A = acc_t<T>;
   using io = IO<T>;
   using V = Vectorized<A>;
   const LConst<A> k(p);
+  const V gs(kScalarGrad ? static_cast<A>(g[0]) : A(0));
+  // grad at flat index idx: read from memory, or the broadcast scalar.
+  auto load_g = [&](int64_t idx, V* v, int64_t cnt) {
+    if constexpr (kScalarGrad) {
+      for (int64_t q = 0; q < io::kV; ++q) {
+        v[q] = gs;
+      }
+    } else {
+      io::load(g + idx, v, cnt);
+    }
+  };
   // grad_x on one segment; returns the segment's sum when `sum` is set.
   auto seg = [&](int64_t s, int64_t len, bool sum) -> A {
     V v[io::kV];
@@ -220,7 +231,7 @@ void lrelu_bwd_impl(const T* g, const T* out, T* gx, acc_t<T>* gb, const LReLUPa
     V acc(A(0));
     for (int64_t i = 0; i < len; i += io::kStep) {
       const int64_t cnt = std::min(io::kStep, len - i);
-      io::load(g + s + i, v, cnt);
+      load_g(s + i, v, cnt);
       io::load(out + s + i, o, cnt);
       for (int64_t q = 0; q < io::kV; ++q) {
         v[q] = v[q] * dact<kClamp>(o[q], k);
@@ -282,7 +293,7 @@ void lrelu_bwd_impl(const T* g, const T* out, T* gx, acc_t<T>* gb, const LReLUPa
         const int64_t s = per * period;
         for (int64_t i = 0; i < period; i += io::kStep) {
           const int64_t cnt = std::min(io::kStep, period - i);
-          io::load(g + s + i, v, cnt);
+          load_g(s + i, v, cnt);
           io::load(out + s + i, o, cnt);
           load_acc(pc + i, a, io::kV, io::kStep);
           for (int64_t q = 0; q < io::kV; ++q) {
@@ -331,9 +342,15 @@ void lrelu_bwd(c10::ScalarType dt, const void* g, const void* out, void* gx, voi
     auto xs = static_cast<scalar_t*>(gx);
     auto bs = static_cast<A*>(gb);
     if (p.has_clamp) {
-      lrelu_bwd_impl<scalar_t, true>(gs, os, xs, bs, p);
+      if (p.scalar_grad) {
+        lrelu_bwd_impl<scalar_t, true, true>(gs, os, xs, bs, p);
+      } else {
+        lrelu_bwd_impl<scalar_t, true, false>(gs, os, xs, bs, p);
+      }
+    } else if (p.scalar_grad) {
+      lrelu_bwd_impl<scalar_t, false, true>(gs, os, xs, bs, p);
     } else {
-      lrelu_bwd_impl<scalar_t, false>(gs, os, xs, bs, p);
+      lrelu_bwd_impl<scalar_t, false, false>(gs, os, xs, bs, p);
     }
   });
 }

@@ -5,6 +5,7 @@
 #include <ATen/core/Generator.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -94,15 +95,22 @@ std::tuple<at::Tensor, at::Tensor> lrelu_bwd(const at::Tensor& grad, const at::T
   TORCH_CHECK_VALUE(grad.sizes() == out_.sizes(), "grad must have the shape of out ", out_.sizes(), ", got ",
                     grad.sizes());
   const at::Tensor out = dense(out_);
-  const at::Tensor g = like_layout(grad.to(out.scalar_type()), out);
+  // A gradient broadcast from one value (e.g. the expand of y.sum()'s backward) is read as a scalar
+  // instead of being materialised.
+  const bool scalar_grad = out.numel() > 1 && std::all_of(grad.strides().begin(), grad.strides().end(),
+                                                          [](int64_t st) { return st == 0; });
+  const at::Tensor g = scalar_grad ? grad.as_strided({1}, {1}).to(out.scalar_type())
+                                   : like_layout(grad.to(out.scalar_type()), out);
   at::Tensor gx = at::empty_like(out);
   const ChannelMap cm = channel_map(out, d);
   const auto acc_opts = out.options().dtype(acc_type(out.scalar_type()));
-  at::Tensor gb = bias_grad ? at::zeros({out.dim() == 0 ? 1 : out.size(d)}, acc_opts) : at::empty({0}, acc_opts);
+  const int64_t nb = bias_grad ? (out.dim() == 0 ? 1 : out.size(d)) : 0;
   if (out.numel() == 0) {
-    return {gx, gb};
+    return {gx, at::zeros({nb}, acc_opts)};
   }
+  at::Tensor gb = at::empty({nb}, acc_opts);  // fully written by the kernel
   LReLUParams p;
+  p.scalar_grad = scalar_grad;
   p.n = out.numel();
   p.inner = cm.inner;
   p.channels = cm.channels;

@@ -107,3 +107,20 @@ class MultNet(nn.Module):
         if isinstance(code, tuple):
             code = code[0]
         return self.decoder(code)
+
+
+class MultEnsemble(nn.Module):
+    """Several independently seeded :class:`MultNet` members; scores are the log of their mean
+    multinomial probabilities (an average of the predicted item distributions)."""
+
+    def __init__(self, members: list[MultNet]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    @torch.no_grad()
+    def scores(self, x: Tensor) -> Tensor:
+        """Log mean member probability per item (deterministic, like :meth:`MultNet.scores`)."""
+        probs = torch.stack([F.softmax(m.scores(x), dim=1) for m in self.members]).mean(0)
+        return probs.clamp_min(torch.finfo(probs.dtype).tiny).log()

@@ -20,10 +20,15 @@ from torch import Tensor
 
 from aigc_recommend.interactions import ItemIndex, as_matrix, frame_to_matrix, histories_to_matrix
 from aigc_recommend.metrics import ndcg_at_k, recall_at_k
-from aigc_recommend.networks import MultNet
+from aigc_recommend.networks import MultEnsemble, MultNet
 from aigc_sdk.interfaces import UseCase
 
 FORMAT = "aigc-recommender"
+
+
+def _member_seed(seed: int, j: int) -> int:
+    """Seed of ensemble member ``j`` (member 0 uses ``seed`` itself)."""
+    return seed if j == 0 else int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
 
 
 def _pos_int(value: Any, name: str) -> int:
@@ -59,7 +64,8 @@ class Recommender(UseCase):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         beta: float = 0.2,
-        anneal_steps: int = 200_000,
+        anneal_steps: int | None = None,
+        ensemble: int = 1,
         seed: int = 0,
     ) -> None:
         if kind not in ("multvae", "multdae"):
@@ -76,11 +82,12 @@ class Recommender(UseCase):
             "lr": float(lr),
             "weight_decay": float(weight_decay),
             "beta": float(beta),
-            "anneal_steps": _pos_int(anneal_steps, "anneal_steps"),
+            "anneal_steps": None if anneal_steps is None else _pos_int(anneal_steps, "anneal_steps"),
+            "ensemble": _pos_int(ensemble, "ensemble"),
             "seed": int(seed),
         }
         self.items: ItemIndex | None = None
-        self.net: MultNet | None = None
+        self.net: MultNet | MultEnsemble | None = None
         self.train_users: list[Any] = []
         self._train_matrix: np.ndarray | None = None
         self._report: dict[str, Any] = {}
@@ -144,19 +151,53 @@ class Recommender(UseCase):
                 raise ValueError("validation fold-in and held-out matrices must have the same shape")
             val = (fold, held)
         x = torch.from_numpy(mat)
-        with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
-            torch.manual_seed(c["seed"])
-            net = MultNet(x.shape[1], c["hidden"], c["latent_dim"], c["kind"], c["dropout"])
-        self.net = net
-        gen = torch.Generator().manual_seed(c["seed"])
-        opt = torch.optim.Adam(net.parameters(), lr=c["lr"], weight_decay=c["weight_decay"])
         bs = min(c["batch_size"], len(x))
-        step, best, best_epoch, best_state, history = 0, -math.inf, 0, None, []
+        total_steps = c["epochs"] * math.ceil(len(x) / bs)
+        anneal = c["anneal_steps"] if c["anneal_steps"] is not None else total_steps
+        members, fits = [], []
+        for j in range(c["ensemble"]):
+            net, fitted = self._fit_member(x, val, _member_seed(c["seed"], j), bs, anneal)
+            members.append(net)
+            fits.append(fitted)
+        self.net = members[0] if len(members) == 1 else MultEnsemble(members)
+        self.net.eval()
+        best = None
+        if val is not None:
+            best = fits[0][1] if len(members) == 1 else ndcg_at_k(self._masked_scores(val[0]), val[1], 100)
+        self.train_users, self._train_matrix = users, mat
+        self._report = {
+            "use_case": self.name,
+            "config": dict(c),
+            "n_users": len(mat),
+            "n_items": int(mat.shape[1]),
+            "n_interactions": int(mat.sum()),
+            "epochs_run": c["epochs"],
+            "anneal_steps": anneal if c["kind"] == "multvae" else None,
+            "best_epoch": fits[0][0],
+            "member_best_epochs": [f[0] for f in fits],
+            "member_validation_ndcg@100": [f[1] for f in fits] if val is not None else None,
+            "validation_ndcg@100": best,
+            "fit_seconds": time.perf_counter() - t0,
+            "torch_threads": torch.get_num_threads(),
+        }
+        return self
+
+    def _fit_member(
+        self, x: Tensor, val: tuple[Tensor, Tensor] | None, seed: int, bs: int, anneal: int
+    ) -> tuple[MultNet, tuple[int, float | None]]:
+        """Train one network; with ``val``, keep its epoch of best validation NDCG@100."""
+        c = self.config
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
+            torch.manual_seed(seed)
+            net = MultNet(x.shape[1], c["hidden"], c["latent_dim"], c["kind"], c["dropout"])
+        gen = torch.Generator().manual_seed(seed)
+        opt = torch.optim.Adam(net.parameters(), lr=c["lr"], weight_decay=c["weight_decay"])
+        step, best, best_epoch, best_state = 0, -math.inf, c["epochs"], None
         for epoch in range(1, c["epochs"] + 1):
             net.train()
             perm = torch.randperm(len(x), generator=gen)
             for i in range(0, len(x), bs):
-                beta = c["beta"] * min(1.0, step / c["anneal_steps"]) if c["kind"] == "multvae" else 0.0
+                beta = c["beta"] * min(1.0, step / anneal) if c["kind"] == "multvae" else 0.0
                 loss = net.loss(x[perm[i : i + bs]], beta, generator=gen)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -166,27 +207,14 @@ class Recommender(UseCase):
                 raise FloatingPointError("training diverged (non-finite loss); lower lr")
             if val is not None:
                 net.eval()
-                score = ndcg_at_k(self._masked_scores(val[0]), val[1], 100)
-                history.append(score)
+                scores = net.scores(val[0]).masked_fill(val[0] > 0, -math.inf)
+                score = ndcg_at_k(scores, val[1], 100)
                 if score > best:
                     best, best_epoch, best_state = score, epoch, copy.deepcopy(net.state_dict())
         if best_state is not None:
             net.load_state_dict(best_state)
         net.eval()
-        self.train_users, self._train_matrix = users, mat
-        self._report = {
-            "use_case": self.name,
-            "config": dict(c),
-            "n_users": len(mat),
-            "n_items": int(mat.shape[1]),
-            "n_interactions": int(mat.sum()),
-            "epochs_run": c["epochs"],
-            "best_epoch": best_epoch if val is not None else c["epochs"],
-            "validation_ndcg@100": best if val is not None else None,
-            "fit_seconds": time.perf_counter() - t0,
-            "torch_threads": torch.get_num_threads(),
-        }
-        return self
+        return net, (best_epoch, best if val is not None else None)
 
     # ------------------------------------------------------------------ inference
     def _masked_scores(self, fold_in: Tensor) -> Tensor:
@@ -281,7 +309,7 @@ class Recommender(UseCase):
         tensors = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
         meta = {
             "format": FORMAT,
-            "version": 1,
+            "version": 2,
             "config": self.config,
             "items": items.ids,
             "n_items": len(items),
@@ -303,10 +331,14 @@ class Recommender(UseCase):
         meta = json.loads(path.read_text())
         if meta.get("format") != FORMAT:
             raise ValueError(f"{directory} does not hold a recommender (format {meta.get('format')!r})")
-        rec = cls(**meta["config"])
+        rec = cls(**{"ensemble": 1, **meta["config"]})  # version-1 saves hold a single network
         c = rec.config
         rec.items = ItemIndex([i if isinstance(i, str) else int(i) for i in meta["items"]])
-        rec.net = MultNet(meta["n_items"], c["hidden"], c["latent_dim"], c["kind"], c["dropout"])
+        nets = [
+            MultNet(meta["n_items"], c["hidden"], c["latent_dim"], c["kind"], c["dropout"])
+            for _ in range(c["ensemble"])
+        ]
+        rec.net = nets[0] if len(nets) == 1 else MultEnsemble(nets)
         rec.net.load_state_dict(load_file(str(directory / "model.safetensors")))
         rec.net.eval()
         rec._report = meta.get("report", {})

@@ -6,13 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-import aigc_recommend
 import numpy as np
 import pytest
 import torch
+
+import aigc_recommend
 from aigc_recommend.metrics import ndcg_at_k, recall_at_k
 from aigc_recommend.recommender import Recommender, ranking_metrics
-
 from aigc_sdk.interfaces import UseCase
 from aigc_sdk.registry import Registry
 
@@ -127,6 +127,26 @@ def test_save_load_roundtrip(tmp_path, fitted: Recommender, data: dict[str, np.n
     fold = data["test"][0]
     assert np.array_equal(loaded.score_matrix(fold), fitted.score_matrix(fold))
     assert loaded.recommend([[1, 5]], k=4) == fitted.recommend([[1, 5]], k=4)
+
+
+def test_ensemble_fit_save_load_and_auto_anneal(tmp_path, data: dict[str, np.ndarray]) -> None:
+    cfg = {**FAST, "anneal_steps": None, "ensemble": 2}
+    rec = Recommender("multvae", **cfg).fit(data["train"], validation=data["val"])
+    rep = rec.report()
+    steps_per_epoch = -(-len(data["train"]) // FAST["batch_size"])
+    assert rep["anneal_steps"] == FAST["epochs"] * steps_per_epoch  # auto: the whole run
+    assert len(rep["member_best_epochs"]) == 2 and rep["validation_ndcg@100"] is not None
+    fold = data["test"][0]
+    s = rec.score_matrix(fold)
+    assert np.isneginf(s[fold > 0]).all() and np.isfinite(s[fold == 0]).all()
+    single = Recommender("multvae", **{**cfg, "ensemble": 1}).fit(data["train"], validation=data["val"])
+    assert not np.array_equal(s, single.score_matrix(fold))  # member 0 alone differs from the mix
+    rec.save(tmp_path / "ens")
+    loaded = Recommender.load(tmp_path / "ens")
+    assert loaded.config["ensemble"] == 2
+    assert np.array_equal(loaded.score_matrix(fold), s)
+    with pytest.raises(ValueError, match="ensemble"):
+        Recommender(ensemble=0)
 
 
 @pytest.mark.parametrize(
