@@ -8,7 +8,11 @@ are split 80% fold-in / 20% held-out; Recall@20 (normalised by min(20, #held-out
 the held-out 20%; the epoch is chosen by validation NDCG@100.
 Bar: NDCG@100 >= 0.425 and Recall@20 >= 0.393 in no more than 35 s per seed.
 
-    python benchmarks/usecase_recommend.py [--kind multvae|multdae|both] [--threads 2] [--json out.json]
+Hyper-parameters are the Recommender's defaults (chosen on the validation users only); ``--config``
+overrides them. Wall and process CPU time of each fit are printed (wall is noisy on a shared machine).
+
+    PYTHONPATH=plugins python benchmarks/usecase_recommend.py [--kind multvae|multdae|both] [--threads 1]
+        [--config '{"ensemble": 1}'] [--json out.json]
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ from torch import nn
 from aigc_sdk.ops import _ext, reference
 
 _FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+_Tensor = torch.Tensor
+# The compiled CPU op's overload, looked up once (torch.ops attribute lookups cost microseconds).
+_REPARAM = torch.ops.aigc_sdk.reparameterize.default if _ext.LOADED and "cpu" in _ext.DEVICES else None
 
 
 def _use_ext(device: torch.device) -> bool:
@@ -174,6 +177,18 @@ def reparameterize(
     Returns:
         ``z`` (contiguous, dtype of mu), or ``(z, kl)`` with ``kl.shape == mu.shape[:-1]``.
     """
+    # Fast path for small latents, where per-call overhead matters: the C++ op repeats the dtype and
+    # shape checks with the same messages and exception types.
+    if (
+        _REPARAM is not None
+        and generator is None
+        and type(mu) is _Tensor
+        and type(logvar) is _Tensor
+        and mu.is_cpu
+        and logvar.is_cpu
+    ):
+        z, kl, _ = _REPARAM(mu, logvar, None, return_kl)
+        return (z, kl) if return_kl else z
     _check_reparam(mu, logvar, generator)
     if _use_ext(mu.device):
         z, kl, _ = torch.ops.aigc_sdk.reparameterize(mu, logvar, generator, return_kl)

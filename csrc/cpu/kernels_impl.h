@@ -435,23 +435,28 @@ inline void normal_block(uint64_t seed, uint64_t offset, int64_t blk, float* out
   __m512i c3 = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(offset >> 32)));
   const __m512i m0 = _mm512_set1_epi32(static_cast<int>(philox::kM0));
   const __m512i m1 = _mm512_set1_epi32(static_cast<int>(philox::kM1));
-  uint32_t kk0 = k0, kk1 = k1;
+  const __m512i w0 = _mm512_set1_epi32(static_cast<int>(philox::kW0));
+  const __m512i w1 = _mm512_set1_epi32(static_cast<int>(philox::kW1));
+  __m512i kv0 = _mm512_set1_epi32(static_cast<int>(k0));
+  __m512i kv1 = _mm512_set1_epi32(static_cast<int>(k1));
+  // 32x32 -> 64-bit products of the even lanes and of the odd lanes (moved down by a shuffle), then
+  // the hi/lo words put back in place with masked shuffles (no shifts or blends: 5 ops per product).
+  auto mulhilo = [](__m512i a, __m512i m, __m512i& hi, __m512i& lo) {
+    const __m512i pe = _mm512_mul_epu32(a, m);
+    const __m512i po = _mm512_mul_epu32(_mm512_shuffle_epi32(a, static_cast<_MM_PERM_ENUM>(0xF5)), m);
+    hi = _mm512_mask_shuffle_epi32(po, 0x5555, pe, static_cast<_MM_PERM_ENUM>(0xF5));
+    lo = _mm512_mask_shuffle_epi32(pe, 0xAAAA, po, static_cast<_MM_PERM_ENUM>(0xA0));
+  };
   for (int r = 0; r < philox::kRounds; ++r) {
     if (r > 0) {
-      kk0 += philox::kW0;
-      kk1 += philox::kW1;
+      kv0 = _mm512_add_epi32(kv0, w0);
+      kv1 = _mm512_add_epi32(kv1, w1);
     }
-    // 32x32->64 products of even lanes and (shifted) odd lanes, recombined into hi/lo words.
-    const __m512i pe0 = _mm512_mul_epu32(c0, m0);
-    const __m512i po0 = _mm512_mul_epu32(_mm512_srli_epi64(c0, 32), m0);
-    const __m512i hi0 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe0, 32), po0);
-    const __m512i lo0 = _mm512_mask_blend_epi32(0xAAAA, pe0, _mm512_slli_epi64(po0, 32));
-    const __m512i pe1 = _mm512_mul_epu32(c2, m1);
-    const __m512i po1 = _mm512_mul_epu32(_mm512_srli_epi64(c2, 32), m1);
-    const __m512i hi1 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe1, 32), po1);
-    const __m512i lo1 = _mm512_mask_blend_epi32(0xAAAA, pe1, _mm512_slli_epi64(po1, 32));
-    const __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32(static_cast<int>(kk0)));
-    const __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32(static_cast<int>(kk1)));
+    __m512i hi0, lo0, hi1, lo1;
+    mulhilo(c0, m0, hi0, lo0);
+    mulhilo(c2, m1, hi1, lo1);
+    const __m512i n0 = _mm512_ternarylogic_epi32(hi1, c1, kv0, 0x96);  // three-way xor
+    const __m512i n2 = _mm512_ternarylogic_epi32(hi0, c3, kv1, 0x96);
     c0 = n0;
     c1 = lo1;
     c2 = n2;

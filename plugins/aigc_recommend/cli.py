@@ -24,7 +24,8 @@ def _fit(args: argparse.Namespace) -> int:
     from aigc_sdk.io import write_json
 
     df = _read(args.data, args.sep)
-    rec = Recommender(args.kind, epochs=args.epochs, seed=args.seed)
+    options = {} if args.epochs is None else {"epochs": args.epochs}  # default: the Recommender's
+    rec = Recommender(args.kind, seed=args.seed, **options)
     rec.fit(
         df,
         user_col=args.user_column,
@@ -92,7 +93,7 @@ def add_parser(subparsers: Any) -> None:
     f.add_argument("data", help="CSV / TSV / RecBole .inter file of interactions")
     f.add_argument("--out", required=True, help="directory for config.json + model.safetensors + report.json")
     f.add_argument("--kind", choices=["multvae", "multdae"], default="multvae")
-    f.add_argument("--epochs", type=int, default=100)
+    f.add_argument("--epochs", type=int, help="training epochs (default: the Recommender's default)")
     _common(f)
     f.set_defaults(func=_fit)
     e = sub.add_parser("eval", help="Recall@K / NDCG@K on users of a file (80%% fold-in, 20%% held out)")

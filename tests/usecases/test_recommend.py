@@ -16,7 +16,15 @@ from aigc_recommend.recommender import Recommender, ranking_metrics
 from aigc_sdk.interfaces import UseCase
 from aigc_sdk.registry import Registry
 
-FAST = {"hidden": 32, "latent_dim": 8, "epochs": 15, "batch_size": 64, "lr": 3e-3, "anneal_steps": 50}
+FAST = {
+    "hidden": 32,
+    "latent_dim": 8,
+    "epochs": 15,
+    "batch_size": 64,
+    "lr": 3e-3,
+    "anneal_steps": 50,
+    "ensemble": 1,
+}
 
 
 def block_matrix(

@@ -1,0 +1,202 @@
+"""``aigc train MODEL --dataset NAME --out DIR``: train a registered model on a registered data set.
+
+``--nproc N`` re-launches this command under torchrun with N data-parallel processes (gloo
+on CPU, nccl on CUDA); ``torchrun --nproc_per_node N -m aigc_sdk.commands.train ...`` does
+the same by hand. Heavy imports happen inside the handler so ``aigc --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+_TRAINER_KEYS = {
+    "batch_size",
+    "deterministic",
+    "device",
+    "precision",
+    "grad_clip",
+    "checkpoint_every",
+    "keep_last",
+    "sample_every",
+    "sample_count",
+    "log_every",
+    "divergence_threshold",
+}
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the ``train`` sub-command."""
+    p = subparsers.add_parser(
+        "train",
+        help="train a model on a data set",
+        description="Train a registered model (see `aigc plugins`) on a registered data set. "
+        "Writes checkpoints, metrics.jsonl/csv, sample grids and the final model (DIR/model) to --out.",
+    )
+    p.add_argument("model", help="registered model name, e.g. cgan, cvae, vae, ae")
+    p.add_argument("--dataset", required=True, help="registered data set name, e.g. mnist5k, digits")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--steps", type=int, default=1000, help="total optimisation steps (default 1000)")
+    p.add_argument("--batch-size", type=int, default=None, help="global batch size (default 64)")
+    p.add_argument(
+        "--config", help="JSON file of model keyword arguments; a 'trainer' object holds Trainer options"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, mps")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default=None)
+    p.add_argument(
+        "--deterministic", action="store_true", help="deterministic kernels (bitwise reproducible on CPU)"
+    )
+    p.add_argument("--grad-clip", type=float, default=None, help="clip gradient norms to this value")
+    p.add_argument(
+        "--checkpoint-every", type=int, default=None, help="checkpoint every N steps (always at the end)"
+    )
+    p.add_argument("--keep-last", type=int, default=None, help="keep the newest K checkpoints (default 3)")
+    p.add_argument("--sample-every", type=int, default=None, help="write a sample grid every N steps")
+    p.add_argument("--resume", action="store_true", help="resume from the newest checkpoint in --out")
+    p.add_argument("--nproc", type=int, default=1, help="data-parallel processes (launched with torchrun)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="force the progress bar on/off (default: on when stderr is a terminal)",
+    )
+    p.set_defaults(func=run)
+
+
+def _argv(args: argparse.Namespace) -> list[str]:
+    """Rebuild this command's arguments (minus --nproc) for torchrun."""
+    out = [
+        args.model,
+        "--dataset",
+        args.dataset,
+        "--out",
+        args.out,
+        "--steps",
+        str(args.steps),
+        "--seed",
+        str(args.seed),
+    ]
+    for flag, value in (
+        ("--batch-size", args.batch_size),
+        ("--config", args.config),
+        ("--device", args.device),
+        ("--precision", args.precision),
+        ("--grad-clip", args.grad_clip),
+        ("--checkpoint-every", args.checkpoint_every),
+        ("--keep-last", args.keep_last),
+        ("--sample-every", args.sample_every),
+    ):
+        if value is not None:
+            out += [flag, str(value)]
+    if args.deterministic:
+        out.append("--deterministic")
+    if args.resume:
+        out.append("--resume")
+    if args.progress is not None:
+        out.append("--progress" if args.progress else "--no-progress")
+    return out
+
+
+def _launch(args: argparse.Namespace) -> int:
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={args.nproc}",
+        "-m",
+        "aigc_sdk.commands.train",
+        *_argv(args),
+    ]
+    return subprocess.call(cmd)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``aigc train``; returns the exit code."""
+    if args.nproc < 1:
+        print("error: --nproc must be >= 1", file=sys.stderr)
+        return 2
+    if args.nproc > 1 and int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return _launch(args)
+
+    import aigc_sdk
+    from aigc_sdk.io import save_model
+    from aigc_sdk.training import Trainer, TrainingDivergedError
+    from aigc_sdk.training.distributed import cleanup
+
+    model_cfg: dict[str, Any] = {}
+    trainer_cfg: dict[str, Any] = {}
+    if args.config:
+        with open(args.config, encoding="utf-8") as fh:
+            loaded = json.load(fh)
+        if not isinstance(loaded, dict):
+            print(f"error: --config {args.config} must hold a JSON object", file=sys.stderr)
+            return 2
+        trainer_cfg = dict(loaded.pop("trainer", {}) or {})
+        model_cfg = loaded
+        unknown = set(trainer_cfg) - _TRAINER_KEYS
+        if unknown:
+            print(f"error: unknown trainer options in --config: {sorted(unknown)}", file=sys.stderr)
+            return 2
+    for key, value in (
+        ("batch_size", args.batch_size),
+        ("device", args.device),
+        ("precision", args.precision),
+        ("grad_clip", args.grad_clip),
+        ("checkpoint_every", args.checkpoint_every),
+        ("keep_last", args.keep_last),
+        ("sample_every", args.sample_every),
+    ):
+        if value is not None:
+            trainer_cfg[key] = value
+    if args.deterministic:
+        trainer_cfg["deterministic"] = True
+    try:
+        import torch
+
+        torch.manual_seed(args.seed)  # model initialisation
+        provider = aigc_sdk.load_dataset(args.dataset)
+        model_cfg.setdefault("dataset", args.dataset)
+        model = aigc_sdk.create_model(args.model, **model_cfg)
+        trainer = Trainer(
+            model,
+            provider,
+            steps=args.steps,
+            out_dir=args.out,
+            seed=args.seed,
+            resume=args.resume,
+            progress=args.progress,
+            **trainer_cfg,
+        )
+        metrics = trainer.fit()
+    except TrainingDivergedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError, KeyError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        cleanup()
+    if trainer.dist.is_main:
+        path = save_model(model, os.path.join(args.out, "model"), name=args.model)
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+        print(f"trained {args.model} on {args.dataset}: {shown}\nsaved model to {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for ``python -m aigc_sdk.commands.train`` (what torchrun runs)."""
+    parser = argparse.ArgumentParser(prog="aigc")
+    sub = parser.add_subparsers()
+    add_parser(sub)
+    args = parser.parse_args(["train", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""Training: the :class:`Trainer`, callbacks, atomic checkpoints and data parallelism.
+
+Importing this package imports torch; ``import aigc_sdk`` alone does not.
+"""
+
+from __future__ import annotations
+
+from aigc_sdk.training.callbacks import Callback, MetricsLogger
+from aigc_sdk.training.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from aigc_sdk.training.trainer import Trainer, TrainingDivergedError, select_device
+
+__all__ = [
+    "Callback",
+    "MetricsLogger",
+    "Trainer",
+    "TrainingDivergedError",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "load_checkpoint",
+    "select_device",
+]

@@ -1,0 +1,280 @@
+"""Deterministic autoencoders (plain and denoising) with latent interpolation.
+
+An autoencoder has no prior, so :meth:`AutoEncoder.sample` draws codes from a diagonal
+Gaussian fitted to the training codes (running moments kept as buffers, so they are saved).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from aigc_sdk.interfaces import Decoder, Encoder, GenerativeModel
+from aigc_sdk.ops import FusedLeakyReLU
+
+
+class AEEncoder(Encoder):
+    """Conv (two stride-2 layers) or MLP encoder to a ``latent_dim`` code."""
+
+    def __init__(
+        self, data_shape: tuple[int, ...], latent_dim: int, arch: str, channels: int, hidden: int
+    ) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        if arch == "conv":
+            size = data_shape[1]
+            self.net = nn.Sequential(
+                nn.Conv2d(data_shape[0], channels, 4, 2, 1, bias=False),
+                FusedLeakyReLU(channels),
+                nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=False),
+                FusedLeakyReLU(channels * 2),
+                nn.Flatten(),
+                nn.Linear(channels * 2 * (size // 4) ** 2, hidden, bias=False),
+                FusedLeakyReLU(hidden),
+                nn.Linear(hidden, latent_dim),
+            )
+        else:
+            self.net = nn.Sequential(
+                nn.Flatten(),
+                nn.Linear(math.prod(data_shape), hidden, bias=False),
+                FusedLeakyReLU(hidden),
+                nn.Linear(hidden, hidden, bias=False),
+                FusedLeakyReLU(hidden),
+                nn.Linear(hidden, latent_dim),
+            )
+
+    def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
+        """Return codes ``(N, latent_dim)``."""
+        return self.net(x)  # type: ignore[no-any-return]
+
+
+class AEDecoder(Decoder):
+    """Mirror of :class:`AEEncoder`; returns pre-activation outputs."""
+
+    def __init__(
+        self, data_shape: tuple[int, ...], latent_dim: int, arch: str, channels: int, hidden: int
+    ) -> None:
+        super().__init__()
+        self.latent_dim, self.data_shape, self.arch = latent_dim, data_shape, arch
+        if arch == "conv":
+            self.base, self.c2 = data_shape[1] // 4, channels * 2
+            flat = self.c2 * self.base**2
+            self.fc = nn.Sequential(
+                nn.Linear(latent_dim, hidden, bias=False),
+                FusedLeakyReLU(hidden),
+                nn.Linear(hidden, flat, bias=False),
+                FusedLeakyReLU(flat),
+            )
+            self.deconv = nn.Sequential(
+                nn.ConvTranspose2d(self.c2, channels, 4, 2, 1, bias=False),
+                FusedLeakyReLU(channels),
+                nn.ConvTranspose2d(channels, data_shape[0], 4, 2, 1),
+            )
+        else:
+            self.fc = nn.Sequential(
+                nn.Linear(latent_dim, hidden, bias=False),
+                FusedLeakyReLU(hidden),
+                nn.Linear(hidden, hidden, bias=False),
+                FusedLeakyReLU(hidden),
+                nn.Linear(hidden, math.prod(data_shape)),
+            )
+
+    def forward(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
+        """Return outputs of shape ``(N, *data_shape)`` (logits for images)."""
+        h = self.fc(z)
+        if self.arch == "conv":
+            return self.deconv(h.view(z.shape[0], self.c2, self.base, self.base))  # type: ignore[no-any-return]
+        return h.view(z.shape[0], *self.data_shape)
+
+
+class AutoEncoder(GenerativeModel):
+    """Autoencoder; ``noise_std > 0`` makes it denoising (reconstruct clean x from noisy x).
+
+    Args:
+        data_shape: ``(C, H, W)`` images in [0, 1] (BCE loss) or ``(D,)`` vectors (MSE loss).
+        dataset: optional registered data set name that fills ``data_shape``.
+        latent_dim: size of the code.
+        arch: ``"auto"``, ``"conv"`` (square images, side divisible by 4) or ``"mlp"``.
+        noise_std: standard deviation of the Gaussian input corruption (0 = plain AE).
+    """
+
+    family = "ae"
+
+    def __init__(
+        self,
+        *,
+        data_shape: Sequence[int] | None = None,
+        dataset: str | None = None,
+        latent_dim: int = 16,
+        arch: str = "auto",
+        channels: int = 32,
+        hidden: int = 256,
+        noise_std: float = 0.0,
+        lr: float = 1e-3,
+        code_momentum: float = 0.01,
+    ) -> None:
+        super().__init__()
+        if dataset is not None:
+            if not isinstance(dataset, str):
+                raise ValueError(f"dataset must be a registered data set name, got {dataset!r}")
+            import aigc_sdk
+
+            data_shape = data_shape or aigc_sdk.load_dataset(dataset).sample_shape
+        if data_shape is None:
+            raise ValueError("data_shape is required (e.g. [1, 28, 28]) unless dataset= names a data set")
+        if (
+            not isinstance(data_shape, (list, tuple))
+            or len(data_shape) not in (1, 3)
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in data_shape)
+        ):
+            raise ValueError(f"data_shape must be (C, H, W) or (D,) of positive ints, got {data_shape!r}")
+        shape = tuple(data_shape)
+        for name, value in (("latent_dim", latent_dim), ("channels", channels), ("hidden", hidden)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or noise_std < 0:
+            raise ValueError(f"noise_std must be a non-negative number, got {noise_std!r}")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
+            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        if arch not in ("auto", "conv", "mlp"):
+            raise ValueError(f"arch must be 'auto', 'conv' or 'mlp', got {arch!r}")
+        conv_ok = len(shape) == 3 and shape[1] == shape[2] and shape[1] % 4 == 0
+        if arch == "conv" and not conv_ok:
+            raise ValueError(f"arch='conv' needs data_shape (C, S, S) with S divisible by 4, got {shape}")
+        arch = ("conv" if conv_ok else "mlp") if arch == "auto" else arch
+        self.data_shape, self.latent_dim, self.arch = shape, latent_dim, arch
+        self.num_classes = None
+        self._images = len(shape) == 3
+        self._config: dict[str, Any] = {
+            "data_shape": list(shape),
+            "latent_dim": latent_dim,
+            "arch": arch,
+            "channels": channels,
+            "hidden": hidden,
+            "noise_std": float(noise_std),
+            "lr": float(lr),
+            "code_momentum": float(code_momentum),
+        }
+        self.encoder = AEEncoder(shape, latent_dim, arch, channels, hidden)
+        self.decoder = AEDecoder(shape, latent_dim, arch, channels, hidden)
+        self.register_buffer("code_mean", torch.zeros(latent_dim))
+        self.register_buffer("code_var", torch.ones(latent_dim))
+
+    def get_config(self) -> dict[str, Any]:
+        """Keyword arguments that rebuild this model."""
+        return dict(self._config)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """One Adam optimizer over all parameters."""
+        return {"ae": torch.optim.Adam(self.parameters(), lr=self._config["lr"])}
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Codes ``(N, latent_dim)``."""
+        return self.encoder(x)  # type: ignore[no-any-return]
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Reconstructions in data space (sigmoid for images)."""
+        out = self.decoder(z)
+        return torch.sigmoid(out) if self._images else out
+
+    def training_step(
+        self, batch: tuple[Tensor, ...], optimizers: Mapping[str, torch.optim.Optimizer], step: int
+    ) -> dict[str, float]:
+        """One reconstruction step (BCE for images, MSE for vectors), from noisy input if denoising."""
+        x = batch[0]
+        noise_std = self._config["noise_std"]
+        x_in = x + noise_std * torch.randn_like(x) if noise_std > 0 else x
+        if noise_std > 0 and self._images:
+            x_in = x_in.clamp(0.0, 1.0)
+        z = self.encoder(x_in)
+        out = self.decoder(z)
+        if self._images:
+            loss = (
+                F.binary_cross_entropy_with_logits(out, x.to(out.dtype), reduction="none")
+                .flatten(1)
+                .sum(1)
+                .mean()
+            )
+        else:
+            loss = F.mse_loss(out, x.to(out.dtype), reduction="none").flatten(1).sum(1).mean()
+        opt = optimizers["ae"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():  # running moments of the codes, for sampling
+            m = self._config["code_momentum"]
+            zd = z.detach().float()
+            self.code_mean.lerp_(zd.mean(0), m)
+            self.code_var.lerp_(zd.var(0, unbiased=False), m)
+        return {"loss": loss.item()}
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        condition: Tensor | None = None,
+        batch_size: int = 1024,
+    ) -> Tensor:
+        """Decode ``n`` codes drawn from the Gaussian fitted to the training codes."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a non-negative int, got {n!r}")
+        if condition is not None:
+            raise ValueError("condition was given but autoencoders are not class-conditional")
+        device = self.code_mean.device
+        eps = torch.randn(n, self.latent_dim, generator=generator, device=device)
+        z = self.code_mean + eps * self.code_var.sqrt()
+        return self._decode_batched(z, batch_size)
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """Encode then decode ``x``."""
+        return self._decode_batched(self.encode(x), 1024)
+
+    @torch.no_grad()
+    def interpolate(self, x0: Tensor, x1: Tensor, steps: int = 8) -> Tensor:
+        """Decode ``steps`` points on the line between the codes of ``x0`` and ``x1``.
+
+        ``x0``/``x1`` are single samples (``data_shape``) or batches ``(N, *data_shape)``;
+        the result is ``(steps, *data_shape)`` or ``(steps, N, *data_shape)``.
+        """
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+            raise ValueError(f"steps must be an int >= 2, got {steps!r}")
+        single = x0.dim() == len(self.data_shape)
+        if x0.shape != x1.shape:
+            raise ValueError(
+                f"x0 and x1 must have the same shape, got {tuple(x0.shape)} and {tuple(x1.shape)}"
+            )
+        a, b = (x0[None], x1[None]) if single else (x0, x1)
+        was_training = self.training
+        self.eval()
+        try:
+            z0, z1 = self.encode(a), self.encode(b)
+            t = torch.linspace(0.0, 1.0, steps, device=z0.device).view(steps, 1, 1)
+            z = torch.lerp(z0[None], z1[None], t)  # (steps, N, latent)
+            out = self.decode(z.flatten(0, 1)).view(steps, a.shape[0], *self.data_shape)
+        finally:
+            self.train(was_training)
+        return out[:, 0] if single else out
+
+    def _decode_batched(self, z: Tensor, batch_size: int) -> Tensor:
+        was_training = self.training
+        self.eval()
+        try:
+            parts = [self.decode(z[i : i + batch_size]) for i in range(0, z.shape[0], batch_size)]
+        finally:
+            self.train(was_training)
+        return torch.cat(parts) if parts else torch.empty(0, *self.data_shape, device=z.device)
+
+
+class DenoisingAutoEncoder(AutoEncoder):
+    """Autoencoder trained to remove Gaussian input noise (``noise_std`` defaults to 0.3)."""
+
+    def __init__(self, *, noise_std: float = 0.3, **config: Any) -> None:
+        super().__init__(noise_std=noise_std, **config)
