@@ -1,16 +1,14 @@
 """Where cached artefacts (trained classifiers) live, how they are keyed and written.
 
-Writes go to a temporary file in the target directory followed by ``os.replace``, so a
+Writes go through ``aigc_sdk.io``'s atomic writers (temp file + ``os.replace``), so a
 reader never sees a half-written file, even with several processes training at once.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -33,24 +31,3 @@ def fingerprint(tensors: Iterable[torch.Tensor], config: dict[str, Any]) -> str:
         h.update(t.numpy().tobytes())
     h.update(json.dumps(config, sort_keys=True).encode())
     return h.hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write UTF-8 ``text`` to ``path`` atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))

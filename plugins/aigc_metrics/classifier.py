@@ -19,8 +19,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from aigc_metrics._cache import atomic_write_bytes, atomic_write_text, cache_dir, fingerprint
+from aigc_metrics._cache import cache_dir, fingerprint
 from aigc_sdk.interfaces import DatasetProvider, FeatureExtractor
+from aigc_sdk.io import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger("aigc_metrics.classifier")
 
