@@ -148,11 +148,25 @@ def column_pair_trends(
     *,
     bins: int = 10,
     pair_bins: str = "per_table",
+    min_real_correlation: float = 0.0,
+    min_real_association: float = 0.0,
 ) -> dict[tuple[str, str], float]:
     """Similarity of every column pair: correlation similarity for two continuous columns,
-    contingency similarity otherwise (continuous columns cut into ``bins`` bins)."""
+    contingency similarity otherwise (continuous columns cut into ``bins`` bins).
+
+    With ``min_real_correlation`` / ``min_real_association`` > 0, a pair whose real-data
+    |Pearson r| (continuous pairs) or Cramér's V (other pairs) does not exceed the threshold
+    scores NaN and so drops out of the average: the rule SDMetrics' QualityReport applies
+    (see :data:`SDMETRICS_PAIR_THRESHOLDS`), which scores only pairs with a real trend.
+    """
     if pair_bins not in ("per_table", "real"):
         raise ValueError(f"pair_bins must be 'per_table' or 'real', got {pair_bins!r}")
+    for arg, v in (
+        ("min_real_correlation", min_real_correlation),
+        ("min_real_association", min_real_association),
+    ):
+        if not 0.0 <= v <= 1.0:
+            raise ValueError(f"{arg} must be in [0, 1], got {v!r}")
     real, synthetic = _check_tables(real, synthetic)
     types = column_types(real, metadata)
     num_r = {c: _numeric(real[c]) for c, t in types.items() if t in CONTINUOUS}
@@ -165,6 +179,11 @@ def column_pair_trends(
     for a, b in itertools.combinations(types, 2):
         ca, cb = types[a] in CONTINUOUS, types[b] in CONTINUOUS
         if ca and cb:
+            if min_real_correlation > 0 and not _real_correlation_exceeds(
+                num_r[a], num_r[b], min_real_correlation
+            ):
+                out[(a, b)] = float("nan")
+                continue
             out[(a, b)] = correlation_similarity(
                 pd.DataFrame({a: num_r[a], b: num_r[b]}), pd.DataFrame({a: num_s[a], b: num_s[b]})
             )
@@ -173,8 +192,33 @@ def column_pair_trends(
         rb = disc_r[b] if cb else real[b].to_numpy()
         sa = disc_s[a] if ca else synthetic[a].to_numpy()
         sb = disc_s[b] if cb else synthetic[b].to_numpy()
+        if min_real_association > 0 and not _real_association_exceeds(ra, rb, min_real_association):
+            out[(a, b)] = float("nan")
+            continue
         out[(a, b)] = contingency_similarity(pd.DataFrame({a: ra, b: rb}), pd.DataFrame({a: sa, b: sb}))
     return out
+
+
+#: Pair thresholds that reproduce SDMetrics' QualityReport (0.32): pass as
+#: ``quality_score(real, syn, meta, **SDMETRICS_PAIR_THRESHOLDS)``.
+SDMETRICS_PAIR_THRESHOLDS: dict[str, float] = {"min_real_correlation": 0.5, "min_real_association": 0.3}
+
+
+def _real_correlation_exceeds(x: np.ndarray, y: np.ndarray, threshold: float) -> bool:
+    ok = ~(np.isnan(x) | np.isnan(y))
+    if ok.sum() < 2 or np.std(x[ok]) == 0 or np.std(y[ok]) == 0:
+        return False
+    return bool(abs(np.corrcoef(x[ok], y[ok])[0, 1]) > threshold)
+
+
+def _real_association_exceeds(a: np.ndarray, b: np.ndarray, threshold: float) -> bool:
+    from scipy.stats.contingency import association
+
+    # Missing values count as a category of their own, as in the similarity itself.
+    table = pd.DataFrame({"a": a, "b": b}).groupby(["a", "b"], dropna=False).size().unstack(fill_value=0)
+    if table.to_numpy().sum() == 0 or min(table.shape) < 2:
+        return False
+    return bool(association(table.to_numpy(), method="cramer") > threshold)
 
 
 def quality_score(
