@@ -18,11 +18,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-
-def _check_count(n: Any, arg: str = "n") -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"{arg} must be a non-negative int, got {n!r}")
-    return n
+from aigc_sdk.specs import check_sample_count
 
 
 class Generator(nn.Module, abc.ABC):
@@ -41,7 +37,7 @@ class Generator(nn.Module, abc.ABC):
 
     def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
         """Draw ``n`` standard-normal latents on this module's device."""
-        _check_count(n)
+        check_sample_count(n)
         device = next(self.parameters()).device
         return torch.randn(n, self.latent_dim, generator=generator, device=device)
 
@@ -58,7 +54,7 @@ class Generator(nn.Module, abc.ABC):
 
         The latents are drawn up front, so results do not depend on ``batch_size``.
         """
-        _check_count(n)
+        check_sample_count(n)
         if condition is not None:
             condition = torch.as_tensor(condition)
             if condition.shape != (n,):

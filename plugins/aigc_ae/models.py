@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from aigc_sdk.interfaces import Decoder, Encoder, GenerativeModel
 from aigc_sdk.ops import FusedLeakyReLU
+from aigc_sdk.specs import check_sample_count, resolve_data_spec
 
 
 class AEEncoder(Encoder):
@@ -119,21 +120,7 @@ class AutoEncoder(GenerativeModel):
         code_momentum: float = 0.01,
     ) -> None:
         super().__init__()
-        if dataset is not None:
-            if not isinstance(dataset, str):
-                raise ValueError(f"dataset must be a registered data set name, got {dataset!r}")
-            import aigc_sdk
-
-            data_shape = data_shape or aigc_sdk.load_dataset(dataset).sample_shape
-        if data_shape is None:
-            raise ValueError("data_shape is required (e.g. [1, 28, 28]) unless dataset= names a data set")
-        if (
-            not isinstance(data_shape, (list, tuple))
-            or len(data_shape) not in (1, 3)
-            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in data_shape)
-        ):
-            raise ValueError(f"data_shape must be (C, H, W) or (D,) of positive ints, got {data_shape!r}")
-        shape = tuple(data_shape)
+        shape, _ = resolve_data_spec(data_shape, None, dataset)  # AEs are unconditional
         for name, value in (("latent_dim", latent_dim), ("channels", channels), ("hidden", hidden)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -223,8 +210,7 @@ class AutoEncoder(GenerativeModel):
         batch_size: int = 1024,
     ) -> Tensor:
         """Decode ``n`` codes drawn from the Gaussian fitted to the training codes."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError(f"n must be a non-negative int, got {n!r}")
+        check_sample_count(n)
         if condition is not None:
             raise ValueError("condition was given but autoencoders are not class-conditional")
         device = self.code_mean.device

@@ -20,37 +20,15 @@ from aigc_gan.networks import (
     ConvGenerator,
     MLPDiscriminator,
     MLPGenerator,
-    check_data_shape,
     pick_arch,
 )
 from aigc_sdk.interfaces import GenerativeModel
-
-
-def resolve_data_spec(
-    data_shape: Sequence[int] | None, num_classes: int | None, dataset: str | None
-) -> tuple[tuple[int, ...], int | None]:
-    """Fill ``data_shape`` / ``num_classes`` from a registered data set when only its name is given."""
-    if dataset is not None:
-        if not isinstance(dataset, str):
-            raise ValueError(f"dataset must be a registered data set name, got {dataset!r}")
-        import aigc_sdk
-
-        provider = aigc_sdk.load_dataset(dataset)
-        data_shape = data_shape or provider.sample_shape
-        num_classes = num_classes if num_classes is not None else provider.num_classes
-    if data_shape is None:
-        raise ValueError("data_shape is required (e.g. [1, 28, 28]) unless dataset= names a data set")
-    if num_classes is not None and (
-        isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2
-    ):
-        raise ValueError(f"num_classes must be an int >= 2 or None, got {num_classes!r}")
-    return check_data_shape(list(data_shape)), num_classes
+from aigc_sdk.specs import check_sample_count, resolve_data_spec
 
 
 def default_condition(n: int, num_classes: int | None, condition: Tensor | None) -> Tensor | None:
     """Labels to sample with: the given ones, or ``0, 1, ..., K-1, 0, 1, ...`` for a conditional model."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative int, got {n!r}")
+    check_sample_count(n)
     if condition is not None:
         if num_classes is None:
             raise ValueError("condition was given but this model is not class-conditional")

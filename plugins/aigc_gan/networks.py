@@ -18,15 +18,6 @@ from aigc_sdk.ops import FusedLeakyReLU
 CONV_SIZES = (8, 28, 32)
 
 
-def check_data_shape(data_shape: object) -> tuple[int, ...]:
-    """Validate ``data_shape`` (``(C, H, W)`` or ``(D,)``) and return it as a tuple of ints."""
-    if not isinstance(data_shape, (list, tuple)) or len(data_shape) not in (1, 3):
-        raise ValueError(f"data_shape must be (C, H, W) or (D,), got {data_shape!r}")
-    if not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in data_shape):
-        raise ValueError(f"data_shape must hold positive ints, got {data_shape!r}")
-    return tuple(data_shape)
-
-
 def pick_arch(arch: str, data_shape: tuple[int, ...]) -> str:
     """Resolve ``arch="auto"`` to ``"conv"`` for supported square images, else ``"mlp"``."""
     if arch not in ("auto", "conv", "mlp"):

@@ -17,36 +17,11 @@ from torch import Tensor, nn
 
 from aigc_sdk.interfaces import GenerativeModel
 from aigc_sdk.ops import reparameterize
+from aigc_sdk.specs import check_sample_count, resolve_data_spec
 from aigc_vae.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, pick_arch
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 _LOG_2PI = math.log(2 * math.pi)
-
-
-def _resolve_spec(
-    data_shape: Sequence[int] | None, num_classes: int | None, dataset: str | None
-) -> tuple[tuple[int, ...], int | None]:
-    if dataset is not None:
-        if not isinstance(dataset, str):
-            raise ValueError(f"dataset must be a registered data set name, got {dataset!r}")
-        import aigc_sdk
-
-        provider = aigc_sdk.load_dataset(dataset)
-        data_shape = data_shape or provider.sample_shape
-        num_classes = num_classes if num_classes is not None else provider.num_classes
-    if data_shape is None:
-        raise ValueError("data_shape is required (e.g. [1, 28, 28]) unless dataset= names a data set")
-    if (
-        not isinstance(data_shape, (list, tuple))
-        or len(data_shape) not in (1, 3)
-        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in data_shape)
-    ):
-        raise ValueError(f"data_shape must be (C, H, W) or (D,) of positive ints, got {data_shape!r}")
-    if num_classes is not None and (
-        isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2
-    ):
-        raise ValueError(f"num_classes must be an int >= 2 or None, got {num_classes!r}")
-    return tuple(data_shape), num_classes
 
 
 def _labels(n: int, num_classes: int | None, condition: Tensor | None) -> Tensor | None:
@@ -92,7 +67,7 @@ class VAE(GenerativeModel):
         lr: float = 1e-3,
     ) -> None:
         super().__init__()
-        shape, num_classes = _resolve_spec(data_shape, num_classes, dataset)
+        shape, num_classes = resolve_data_spec(data_shape, num_classes, dataset)
         for name, value in (("latent_dim", latent_dim), ("channels", channels), ("hidden", hidden)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -190,8 +165,7 @@ class VAE(GenerativeModel):
         batch_size: int = 1024,
     ) -> Tensor:
         """Decode ``n`` prior draws to their means (labels cycle 0..K-1 when not given)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ValueError(f"n must be a non-negative int, got {n!r}")
+        check_sample_count(n)
         cond = _labels(n, self.num_classes, condition)
         device = next(self.parameters()).device
         z = torch.randn(n, self.latent_dim, generator=generator, device=device)  # drawn up front
