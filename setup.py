@@ -16,6 +16,7 @@ from __future__ import annotations
 import glob
 import os
 import platform
+import sys
 
 from setuptools import setup
 
@@ -55,16 +56,29 @@ def _extensions_and_cmdclass():
     cap_sources = [(os.path.join(CSRC, "cpu", "kernels_default.cpp"), "DEFAULT", [])]
     cap_sources += [(os.path.join(CSRC, "cpu", f"kernels_{n.lower()}.cpp"), n, f) for n, f in caps]
     define = [f"-DAIGC_HAVE_{n}" for n, _ in caps]
-    cxx = ["-O3", "-fvisibility=hidden", "-Wno-unknown-pragmas", *define]
+    # OpenMP: ATen's at::parallel_for is inlined into our kernels, so without it they run on one thread.
+    # At run time the libgomp torch already loaded (same soname) serves them: one thread pool.
+    openmp = ["-fopenmp"] if sys.platform.startswith("linux") else []
+    cxx = ["-O3", "-fvisibility=hidden", "-Wno-unknown-pragmas", *openmp, *define]
     nvcc = ["-O3", "--expt-relaxed-constexpr"]
     with_cuda = _want_cuda()
     if with_cuda:
         sources.append(os.path.join(CSRC, "cuda", "ops_cuda.cu"))
         ext = CUDAExtension(
-            "aigc_sdk._C", sources, extra_compile_args={"cxx": cxx, "nvcc": nvcc}, include_dirs=[CSRC]
+            "aigc_sdk._C",
+            sources,
+            extra_compile_args={"cxx": cxx, "nvcc": nvcc},
+            extra_link_args=openmp,
+            include_dirs=[CSRC],
         )
     else:
-        ext = CppExtension("aigc_sdk._C", sources, extra_compile_args={"cxx": cxx}, include_dirs=[CSRC])
+        ext = CppExtension(
+            "aigc_sdk._C",
+            sources,
+            extra_compile_args={"cxx": cxx},
+            extra_link_args=openmp,
+            include_dirs=[CSRC],
+        )
     ext._aigc_cap_sources = cap_sources  # type: ignore[attr-defined]
 
     class BuildExt(BuildExtension):

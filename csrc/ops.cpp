@@ -27,6 +27,7 @@ namespace aigc_sdk {
 
 namespace cpu {
 std::string capability_name();
+bool parallel_build();
 }
 
 TORCH_LIBRARY(aigc_sdk, m) {
@@ -52,6 +53,7 @@ TORCH_LIBRARY(aigc_sdk, m) {
   // The float32 eps a reparameterize call with this rng_state used, shaped like `like` (tests/docs).
   m.def("_regenerate_eps(Tensor like, Tensor rng_state) -> Tensor");
   m.def("_cpu_capability() -> str", &cpu::capability_name);
+  m.def("_cpu_parallel() -> bool", &cpu::parallel_build);
 }
 
 namespace {

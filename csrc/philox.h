@@ -67,10 +67,29 @@ AIGC_HD float uniform_open(uint32_t w) {
          2.3283064365386963e-10f /* 2^-32 */;
 }
 
-// Angle in turns, uniform in [0, 1), from the top 24 bits (exact in float, so the quadrant
-// reduction of the CPU sincos is exact too).
+// Angle in turns, uniform in [-1/8, 7/8), from the top 24 bits: exact in float. The -1/8 shift
+// lets the CPU kernels read the quadrant straight from the top 2 bits (angle = q/4 + x with
+// x in [-1/8, 1/8) turns from the next 22 bits), so no argument reduction is needed.
 AIGC_HD float turns(uint32_t w) {
-  return static_cast<float>(w >> 8) * (1.0f / 16777216.0f);
+  return static_cast<float>(static_cast<int32_t>(w >> 8) - (1 << 21)) * (1.0f / 16777216.0f);
+}
+
+// The 10 round keys of a Philox4x32-10 key, computed once per call instead of once per block.
+struct RoundKeys {
+  uint32_t k0[kRounds];
+  uint32_t k1[kRounds];
+};
+
+AIGC_HD RoundKeys round_keys(uint64_t seed) {
+  RoundKeys rk{};
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  for (int r = 0; r < kRounds; ++r) {
+    rk.k0[r] = k0;
+    rk.k1[r] = k1;
+    k0 += kW0;
+    k1 += kW1;
+  }
+  return rk;
 }
 
 // Element index -> (counter index, word index). Inverse of the layout described above.

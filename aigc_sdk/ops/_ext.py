@@ -13,10 +13,12 @@ REASON = ""
 #: Device types with compiled kernels.
 DEVICES: frozenset[str] = frozenset()
 CPU_CAPABILITY = ""
+#: Whether the CPU kernels can use more than one thread (the extension was built with OpenMP).
+CPU_PARALLEL = False
 
 
 def _load() -> None:
-    global LOADED, REASON, DEVICES, CPU_CAPABILITY
+    global LOADED, REASON, DEVICES, CPU_CAPABILITY, CPU_PARALLEL
     if os.environ.get("AIGC_SDK_DISABLE_EXT", "0") not in ("", "0"):
         REASON = "disabled by AIGC_SDK_DISABLE_EXT=1"
         return
@@ -30,6 +32,7 @@ def _load() -> None:
             devices.add("cuda")
         DEVICES = frozenset(devices)
         CPU_CAPABILITY = str(torch.ops.aigc_sdk._cpu_capability())
+        CPU_PARALLEL = bool(torch.ops.aigc_sdk._cpu_parallel())
         LOADED = True
     except Exception as exc:  # ImportError, OSError (ABI mismatch), RuntimeError from registration
         REASON = f"compiled extension aigc_sdk._C unavailable ({type(exc).__name__}: {exc})"

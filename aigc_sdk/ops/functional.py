@@ -23,7 +23,8 @@ def backend() -> dict[str, str]:
     """Which implementation each device type uses: ``"cpu"``, ``"cuda"`` or ``"reference"``.
 
     Keys: ``"cpu"`` and ``"cuda"`` (the backend names), ``"cpu_capability"`` (the SIMD variant of the CPU
-    kernels chosen at run time, e.g. ``"AVX512"``) when the extension loaded, and ``"reason"`` saying why
+    kernels chosen at run time, e.g. ``"AVX512"``) and ``"cpu_parallel"`` (``"yes"``, or ``"no"`` with why,
+    when the CPU kernels would run on one thread) when the extension loaded, and ``"reason"`` saying why
     the reference is used whenever it is.
     """
     info: dict[str, str] = {}
@@ -37,6 +38,7 @@ def backend() -> dict[str, str]:
             reasons.append(f"{dev}: {why}")
     if _ext.LOADED:
         info["cpu_capability"] = _ext.CPU_CAPABILITY
+        info["cpu_parallel"] = "yes" if _ext.CPU_PARALLEL else "no (extension built without OpenMP)"
     if reasons:
         info["reason"] = "; ".join(reasons)
     return info
