@@ -141,11 +141,15 @@ inline void walk(int64_t b, int64_t e, const LReLUParams& p, const A* bias, cons
   if (bias == nullptr) {
     fs(b, e - b, A(0));
   } else if (brow == nullptr) {
+    // One division for the first segment, then the row and channel advance incrementally.
+    int64_t r = b / p.inner;
+    int64_t c = r % p.channels;
     for (int64_t i = b; i < e;) {
-      const int64_t r = i / p.inner;
       const int64_t end = std::min(e, (r + 1) * p.inner);
-      fs(i, end - i, bias[r % p.channels]);
+      fs(i, end - i, bias[c]);
       i = end;
+      ++r;
+      c = c + 1 == p.channels ? 0 : c + 1;
     }
   } else {
     const int64_t period = p.inner * p.channels;
@@ -180,29 +184,49 @@ void lrelu_fwd_impl(const T* x, T* y, const acc_t<T>* bias, const LReLUParams& p
     row = expand_bias(bias, p);
   }
   const A* brow = row.empty() ? nullptr : row.data();
+  // Hot loops work on local copies of the constants and pointers: the vector stores may alias
+  // anything reachable through the closures, which would otherwise be reloaded every iteration.
   auto fs = [&](int64_t s, int64_t len, A b) {
+    const LConst<A> kl = k;
+    const T* const xs = x + s;
+    T* const ys = y + s;
     const V bv(b);
-    V v[io::kV];
-    for (int64_t i = 0; i < len; i += io::kStep) {
-      const int64_t cnt = std::min(io::kStep, len - i);
-      io::load(x + s + i, v, cnt);
+    auto step = [&](int64_t i, int64_t cnt) {
+      V v[io::kV];
+      io::load(xs + i, v, cnt);
       for (int64_t q = 0; q < io::kV; ++q) {
-        v[q] = act<kClamp>(v[q] + bv, k);
+        v[q] = act<kClamp>(v[q] + bv, kl);
       }
-      io::store(y + s + i, v, cnt);
+      io::store(ys + i, v, cnt);
+    };
+    int64_t i = 0;
+    for (; i + io::kStep <= len; i += io::kStep) {
+      step(i, io::kStep);
+    }
+    if (i < len) {
+      step(i, len - i);
     }
   };
   auto fv = [&](int64_t s, int64_t len, const A* br) {
-    V v[io::kV];
-    V bv[io::kV];
-    for (int64_t i = 0; i < len; i += io::kStep) {
-      const int64_t cnt = std::min(io::kStep, len - i);
-      io::load(x + s + i, v, cnt);
+    const LConst<A> kl = k;
+    const T* const xs = x + s;
+    T* const ys = y + s;
+    auto step = [&](int64_t i, int64_t cnt) {
+      V v[io::kV];
+      V bv[io::kV];
+      io::load(xs + i, v, cnt);
       load_acc(br + i, bv, io::kV, io::kStep);  // row is padded
       for (int64_t q = 0; q < io::kV; ++q) {
-        v[q] = act<kClamp>(v[q] + bv[q], k);
+        v[q] = act<kClamp>(v[q] + bv[q], kl);
       }
-      io::store(y + s + i, v, cnt);
+      io::store(ys + i, v, cnt);
+    };
+    int64_t i = 0;
+    for (; i + io::kStep <= len; i += io::kStep) {
+      step(i, io::kStep);
+    }
+    if (i < len) {
+      step(i, len - i);
     }
   };
   at::parallel_for(0, p.n, kGrain, [&](int64_t b, int64_t e) { walk<A>(b, e, p, bias, brow, fs, fv); });
@@ -216,37 +240,54 @@ void lrelu_bwd_impl(const T* g, const T* out, T* gx, acc_t<T>* gb, const LReLUPa
   const LConst<A> k(p);
   const V gs(kScalarGrad ? static_cast<A>(g[0]) : A(0));
   // grad at flat index idx: read from memory, or the broadcast scalar.
-  auto load_g = [&](int64_t idx, V* v, int64_t cnt) {
+  auto load_g = [](const T* gp, const V& gsv, int64_t idx, V* v, int64_t cnt) {
     if constexpr (kScalarGrad) {
       for (int64_t q = 0; q < io::kV; ++q) {
-        v[q] = gs;
+        v[q] = gsv;
       }
     } else {
-      io::load(g + idx, v, cnt);
+      io::load(gp + idx, v, cnt);
     }
   };
-  // grad_x on one segment; returns the segment's sum when `sum` is set.
-  auto seg = [&](int64_t s, int64_t len, bool sum) -> A {
-    V v[io::kV];
-    V o[io::kV];
+  // grad_x on one segment; returns the segment's sum when `kSum` is set. Works on local copies
+  // (see lrelu_fwd_impl).
+  auto seg = [&](int64_t s, int64_t len, auto sum_tag) -> A {
+    constexpr bool kSum = decltype(sum_tag)::value;
+    const LConst<A> kl = k;
+    const V gsv = gs;
+    const T* const gp = g;
+    const T* const op = out + s;
+    T* const xp = gx + s;
     V acc(A(0));
-    for (int64_t i = 0; i < len; i += io::kStep) {
-      const int64_t cnt = std::min(io::kStep, len - i);
-      load_g(s + i, v, cnt);
-      io::load(out + s + i, o, cnt);
+    auto step = [&](int64_t i, int64_t cnt) {
+      V v[io::kV];
+      V o[io::kV];
+      load_g(gp, gsv, s + i, v, cnt);
+      io::load(op + i, o, cnt);
       for (int64_t q = 0; q < io::kV; ++q) {
-        v[q] = v[q] * dact<kClamp>(o[q], k);
-        if (sum) {
+        v[q] = v[q] * dact<kClamp>(o[q], kl);
+        if constexpr (kSum) {
           const int64_t c = std::min<int64_t>(V::size(), std::max<int64_t>(0, cnt - q * V::size()));
           acc = acc + (c == V::size() ? v[q] : V::set(V(A(0)), v[q], c));
         }
       }
-      io::store(gx + s + i, v, cnt);
+      io::store(xp + i, v, cnt);
+    };
+    int64_t i = 0;
+    for (; i + io::kStep <= len; i += io::kStep) {
+      step(i, io::kStep);
     }
-    return sum ? at::vec::vec_reduce_all<A>([](V& a, V& b) { return a + b; }, acc) : A(0);
+    if (i < len) {
+      step(i, len - i);
+    }
+    if constexpr (kSum) {
+      return at::vec::vec_reduce_all<A>([](V& a, V& b) { return a + b; }, acc);
+    } else {
+      return A(0);
+    }
   };
   if (gb == nullptr) {
-    at::parallel_for(0, p.n, kGrain, [&](int64_t b, int64_t e) { seg(b, e - b, false); });
+    at::parallel_for(0, p.n, kGrain, [&](int64_t b, int64_t e) { seg(b, e - b, std::false_type{}); });
     return;
   }
   // Bias gradient: fixed chunks (independent of the thread count, so results are deterministic),
@@ -260,11 +301,14 @@ void lrelu_bwd_impl(const T* g, const T* out, T* gx, acc_t<T>* gb, const LReLUPa
       for (int64_t ck = cb; ck < ce; ++ck) {
         const int64_t e = std::min(p.n, (ck + 1) * csize);
         double* pc = part.data() + ck * p.channels;
+        int64_t r = ck * csize / p.inner;
+        int64_t c = r % p.channels;
         for (int64_t i = ck * csize; i < e;) {
-          const int64_t r = i / p.inner;
           const int64_t end = std::min(e, (r + 1) * p.inner);
-          pc[r % p.channels] += static_cast<double>(seg(i, end - i, true));
+          pc[c] += static_cast<double>(seg(i, end - i, std::true_type{}));
           i = end;
+          ++r;
+          c = c + 1 == p.channels ? 0 : c + 1;
         }
       }
     });
@@ -294,7 +338,7 @@ void lrelu_bwd_impl(const T* g, const T* out, T* gx, acc_t<T>* gb, const LReLUPa
         const int64_t s = per * period;
         for (int64_t i = 0; i < period; i += io::kStep) {
           const int64_t cnt = std::min(io::kStep, period - i);
-          load_g(s + i, v, cnt);
+          load_g(g, gs, s + i, v, cnt);
           io::load(out + s + i, o, cnt);
           load_acc(pc + i, a, io::kV, io::kStep);
           for (int64_t q = 0; q < io::kV; ++q) {
@@ -612,6 +656,73 @@ void normal_parallel(float* out, int64_t start, int64_t n, uint64_t seed, uint64
 
 // ---------------------------------------------------------------- reparameterize
 
+// exp for the standard deviation exp(logvar / 2). ATen's Vectorized::exp (Sleef, all special cases)
+// cost as much as generating eps here; this is the Cephes expf scheme (n = round(x / ln 2), degree-5
+// polynomial on the remainder, 2^n through the exponent bits), ~1 ulp. Vectors with any lane
+// outside [-87, 88] (overflow, denormal results, inf, NaN) take Vectorized::exp, so special values
+// behave exactly as before.
+template <typename V>
+inline V exp_fast(const V& x) {
+  return x.exp();  // double (and any capability without a fast path below)
+}
+
+#if defined(CPU_CAPABILITY_AVX512) || defined(CPU_CAPABILITY_AVX2)
+#if defined(CPU_CAPABILITY_AVX512)
+using fvec = __m512;
+using ivec = __m512i;
+#define AIGC_PS(op) _mm512_##op##_ps
+#define AIGC_EPI(op) _mm512_##op##_epi32
+inline bool all_in(fvec x, float lo, float hi) {
+  return _mm512_cmp_ps_mask(x, _mm512_set1_ps(lo), _CMP_GE_OQ) == 0xFFFF &&
+         _mm512_cmp_ps_mask(x, _mm512_set1_ps(hi), _CMP_LE_OQ) == 0xFFFF;
+}
+inline fvec round_near(fvec x) {
+  return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+inline ivec to_int(fvec x) { return _mm512_cvtps_epi32(x); }
+inline fvec as_float(ivec i) { return _mm512_castsi512_ps(i); }
+#else
+using fvec = __m256;
+using ivec = __m256i;
+#define AIGC_PS(op) _mm256_##op##_ps
+#define AIGC_EPI(op) _mm256_##op##_epi32
+inline bool all_in(fvec x, float lo, float hi) {
+  const __m256 ok = _mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(lo), _CMP_GE_OQ),
+                                  _mm256_cmp_ps(x, _mm256_set1_ps(hi), _CMP_LE_OQ));
+  return _mm256_movemask_ps(ok) == 0xFF;
+}
+inline fvec round_near(fvec x) {
+  return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+inline ivec to_int(fvec x) { return _mm256_cvtps_epi32(x); }
+inline fvec as_float(ivec i) { return _mm256_castsi256_ps(i); }
+#endif
+
+template <>
+inline Vectorized<float> exp_fast(const Vectorized<float>& xv) {
+  const fvec x = xv;
+  if (!all_in(x, -87.0f, 88.0f)) {
+    return xv.exp();
+  }
+  const fvec n = round_near(AIGC_PS(mul)(x, AIGC_PS(set1)(1.44269504088896341f)));
+  fvec r = AIGC_PS(fnmadd)(n, AIGC_PS(set1)(0.693359375f), x);  // x - n ln2, ln2 split in two parts
+  r = AIGC_PS(fnmadd)(n, AIGC_PS(set1)(-2.12194440e-4f), r);
+  fvec p = AIGC_PS(set1)(1.9875691500e-4f);
+  p = AIGC_PS(fmadd)(p, r, AIGC_PS(set1)(1.3981999507e-3f));
+  p = AIGC_PS(fmadd)(p, r, AIGC_PS(set1)(8.3334519073e-3f));
+  p = AIGC_PS(fmadd)(p, r, AIGC_PS(set1)(4.1665795894e-2f));
+  p = AIGC_PS(fmadd)(p, r, AIGC_PS(set1)(1.6666665459e-1f));
+  p = AIGC_PS(fmadd)(p, r, AIGC_PS(set1)(5.0000001201e-1f));
+  p = AIGC_PS(fmadd)(p, AIGC_PS(mul)(r, r), AIGC_PS(add)(r, AIGC_PS(set1)(1.0f)));
+  // n in [-126, 127] here, so 2^n is a normal float: (n + 127) << 23.
+  const ivec e = AIGC_EPI(slli)(AIGC_EPI(add)(to_int(n), AIGC_EPI(set1)(127)), 23);
+  return Vectorized<float>(AIGC_PS(mul)(p, as_float(e)));
+}
+#undef AIGC_PS
+#undef AIGC_EPI
+#endif
+
+
 constexpr int64_t kBuf = 1024;  // elements per eps buffer (stays in L1)
 constexpr int64_t kRepGrain = 8192;
 
@@ -659,7 +770,7 @@ void reparam_fwd_impl(const T* mu, const T* lv, T* z, T* kl, const ReparamParams
       io::load(lv + i, l, cnt);
       load_acc(eps + (i - b), ev, io::kV, cnt);
       for (int64_t q = 0; q < io::kV; ++q) {
-        const V sd = (l[q] * half).exp();
+        const V sd = exp_fast(l[q] * half);
         if (terms != nullptr) {
           (one + l[q] - m[q] * m[q] - sd * sd).store(terms + (i - b) + q * V::size());
         }
@@ -736,7 +847,7 @@ void reparam_bwd_impl(const T* dz, const T* dkl, const T* mu, const T* lv, T* dm
             io::load(mu + i, m, cnt);
           }
           for (int64_t q = 0; q < io::kV; ++q) {
-            const V sd = (l[q] * half).exp();
+            const V sd = exp_fast(l[q] * half);
             if (dkl != nullptr) {
               l[q] = half * (g[q] * ev[q] * sd + (sd * sd - one) * k);
               m[q] = g[q] + m[q] * k;
