@@ -52,7 +52,11 @@ def _extensions_and_cmdclass():
 
     os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
     caps = X86_CAPS if _is_x86() else []
-    sources = [os.path.join(CSRC, "ops.cpp"), os.path.join(CSRC, "cpu", "ops_cpu.cpp")]
+    sources = [
+        os.path.join(CSRC, "ops.cpp"),
+        os.path.join(CSRC, "cpu", "ops_cpu.cpp"),
+        os.path.join(CSRC, "cpu", "output_pool.cpp"),
+    ]
     cap_sources = [(os.path.join(CSRC, "cpu", "kernels_default.cpp"), "DEFAULT", [])]
     cap_sources += [(os.path.join(CSRC, "cpu", f"kernels_{n.lower()}.cpp"), n, f) for n, f in caps]
     define = [f"-DAIGC_HAVE_{n}" for n, _ in caps]

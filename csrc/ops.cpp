@@ -12,6 +12,7 @@
 #include <torch/library.h>
 
 #include <optional>
+#include <vector>
 
 #include "ops_common.h"
 
@@ -28,6 +29,8 @@ namespace aigc_sdk {
 namespace cpu {
 std::string capability_name();
 bool parallel_build();
+void pool_empty_cache();
+std::vector<int64_t> pool_stats();
 }
 
 TORCH_LIBRARY(aigc_sdk, m) {
@@ -54,6 +57,9 @@ TORCH_LIBRARY(aigc_sdk, m) {
   m.def("_regenerate_eps(Tensor like, Tensor rng_state) -> Tensor");
   m.def("_cpu_capability() -> str", &cpu::capability_name);
   m.def("_cpu_parallel() -> bool", &cpu::parallel_build);
+  // The pool of recycled large CPU output buffers (csrc/cpu/output_pool.h).
+  m.def("_empty_cache() -> ()", &cpu::pool_empty_cache);
+  m.def("_pool_stats() -> int[]", &cpu::pool_stats);
 }
 
 namespace {

@@ -10,8 +10,9 @@ from __future__ import annotations
 from aigc_sdk.ops.functional import (
     FusedLeakyReLU,
     backend,
+    empty_cache,
     fused_leaky_relu,
     reparameterize,
 )
 
-__all__ = ["FusedLeakyReLU", "backend", "fused_leaky_relu", "reparameterize"]
+__all__ = ["FusedLeakyReLU", "backend", "empty_cache", "fused_leaky_relu", "reparameterize"]

@@ -44,6 +44,26 @@ def backend() -> dict[str, str]:
     return info
 
 
+def empty_cache() -> None:
+    """Free the large CPU output buffers the compiled ops keep for reuse.
+
+    Outputs of 1 MiB and more come from a bounded pool of buffers that earlier outputs released
+    (``AIGC_SDK_POOL_MB``, default 256; ``0`` disables it), which spares steady-state steps the page
+    faults of fresh memory. Like ``torch.cuda.empty_cache()``, this returns that memory to the system;
+    tensors still alive are unaffected. A no-op without the compiled extension.
+    """
+    if _ext.LOADED:
+        torch.ops.aigc_sdk._empty_cache()
+
+
+def _pool_stats() -> dict[str, int]:
+    """The output pool's ``cached_bytes``, ``limit_bytes``, ``hits`` and ``misses`` (diagnostics)."""
+    if not _ext.LOADED:
+        return {"cached_bytes": 0, "limit_bytes": 0, "hits": 0, "misses": 0}
+    cached, limit, hits, misses = torch.ops.aigc_sdk._pool_stats()
+    return {"cached_bytes": cached, "limit_bytes": limit, "hits": hits, "misses": misses}
+
+
 def _check_tensor(t: object, name: str) -> torch.Tensor:
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")

@@ -12,12 +12,10 @@
 #include <mutex>
 #include <string>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #include "../ops_common.h"
 #include "kernels.h"
+#include "output_pool.h"
 
 namespace aigc_sdk {
 namespace cpu {
@@ -58,30 +56,6 @@ const KernelTable& select_table() {
 #endif
   (void)allow2;
   return kernel_table_DEFAULT();
-}
-
-// A fresh output of `like`'s shape and layout. Large outputs ask the kernel for transparent huge
-// pages first: a new multi-MB buffer otherwise costs one page fault per 4 KiB on first write,
-// which measured ~3 us each here (a VM) -- more than the kernel's own work on a 64 MiB output.
-at::Tensor empty_output(const at::Tensor& like, std::optional<at::ScalarType> dtype = std::nullopt) {
-  at::Tensor t = dtype ? at::empty_like(like, like.options().dtype(*dtype)) : at::empty_like(like);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
-  static const bool enabled = [] {
-    const char* v = std::getenv("AIGC_SDK_HUGEPAGES");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
-  const size_t bytes = t.nbytes();
-  if (enabled && bytes >= 2 * kHuge) {
-    const auto p = reinterpret_cast<uintptr_t>(t.data_ptr());
-    const uintptr_t b = (p + kHuge - 1) & ~(kHuge - 1);
-    const uintptr_t e = (p + bytes) & ~(kHuge - 1);
-    if (e > b) {
-      (void)madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);  // a hint: failure is harmless
-    }
-  }
-#endif
-  return t;
 }
 
 const KernelTable& table() {
