@@ -31,6 +31,17 @@ def _member_seed(seed: int, j: int) -> int:
     return seed if j == 0 else int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
 
 
+def _nonneg_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    return int(value)
+
+
+def _member_kinds(config: Mapping[str, Any]) -> list[str]:
+    """Kind of each network of the average, in member order."""
+    return [config["kind"]] * config["ensemble"] + ["multdae"] * config.get("dae_members", 0)
+
+
 def _pos_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -52,8 +63,11 @@ class Recommender(UseCase):
             optimiser steps (VAE only). ``None`` (default) scales the schedule to the run:
             ``epochs * ceil(users / batch_size)`` steps, so beta reaches its cap at the last epoch
             whatever the data size (a fixed 200k steps, as on ML-20M, leaves beta ~0 on small data).
-        ensemble: number of independently seeded networks whose predicted item distributions are
-            averaged (each picks its own best validation epoch); costs ``ensemble`` times the fit.
+        ensemble: number of independently seeded ``kind`` networks whose predicted item distributions
+            are averaged (each picks its own best validation epoch); costs ``ensemble`` times the fit.
+        dae_members: Mult-DAE networks added to that average (a mixed ensemble; 2 Mult-VAEs + 2
+            Mult-DAEs raised validation NDCG@100 on MovieLens-100k from 0.447 to 0.451 but not the
+            test figures beyond seed noise, so the default stays 0).
         seed: makes fit and recommendations bitwise reproducible on CPU (member ``j > 0`` of an
             ensemble is seeded from ``(seed, j)``).
     """
@@ -74,6 +88,7 @@ class Recommender(UseCase):
         beta: float = 0.2,
         anneal_steps: int | None = None,
         ensemble: int = 3,
+        dae_members: int = 0,
         seed: int = 0,
     ) -> None:
         if kind not in ("multvae", "multdae"):
@@ -92,6 +107,7 @@ class Recommender(UseCase):
             "beta": float(beta),
             "anneal_steps": None if anneal_steps is None else _pos_int(anneal_steps, "anneal_steps"),
             "ensemble": _pos_int(ensemble, "ensemble"),
+            "dae_members": _nonneg_int(dae_members, "dae_members"),
             "seed": int(seed),
         }
         self.items: ItemIndex | None = None
@@ -163,8 +179,8 @@ class Recommender(UseCase):
         total_steps = c["epochs"] * math.ceil(len(x) / bs)
         anneal = c["anneal_steps"] if c["anneal_steps"] is not None else total_steps
         members, fits = [], []
-        for j in range(c["ensemble"]):
-            net, fitted = self._fit_member(x, val, _member_seed(c["seed"], j), bs, anneal)
+        for j, kind in enumerate(_member_kinds(c)):
+            net, fitted = self._fit_member(x, val, _member_seed(c["seed"], j), bs, anneal, kind)
             members.append(net)
             fits.append(fitted)
         self.net = members[0] if len(members) == 1 else MultEnsemble(members)
@@ -191,13 +207,13 @@ class Recommender(UseCase):
         return self
 
     def _fit_member(
-        self, x: Tensor, val: tuple[Tensor, Tensor] | None, seed: int, bs: int, anneal: int
+        self, x: Tensor, val: tuple[Tensor, Tensor] | None, seed: int, bs: int, anneal: int, kind: str
     ) -> tuple[MultNet, tuple[int, float | None]]:
         """Train one network; with ``val``, keep its epoch of best validation NDCG@100."""
         c = self.config
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
             torch.manual_seed(seed)
-            net = MultNet(x.shape[1], c["hidden"], c["latent_dim"], c["kind"], c["dropout"])
+            net = MultNet(x.shape[1], c["hidden"], c["latent_dim"], kind, c["dropout"])
         gen = torch.Generator().manual_seed(seed)
         opt = torch.optim.Adam(net.parameters(), lr=c["lr"], weight_decay=c["weight_decay"])
         step, best, best_epoch, best_state = 0, -math.inf, c["epochs"], None
@@ -205,7 +221,7 @@ class Recommender(UseCase):
             net.train()
             perm = torch.randperm(len(x), generator=gen)
             for i in range(0, len(x), bs):
-                beta = c["beta"] * min(1.0, step / anneal) if c["kind"] == "multvae" else 0.0
+                beta = c["beta"] * min(1.0, step / anneal) if kind == "multvae" else 0.0
                 loss = net.loss(x[perm[i : i + bs]], beta, generator=gen)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -339,12 +355,13 @@ class Recommender(UseCase):
         meta = json.loads(path.read_text())
         if meta.get("format") != FORMAT:
             raise ValueError(f"{directory} does not hold a recommender (format {meta.get('format')!r})")
-        rec = cls(**{"ensemble": 1, **meta["config"]})  # version-1 saves hold a single network
+        # version-1 saves hold a single network; version-2 saves before dae_members had none
+        rec = cls(**{"ensemble": 1, "dae_members": 0, **meta["config"]})
         c = rec.config
         rec.items = ItemIndex([i if isinstance(i, str) else int(i) for i in meta["items"]])
         nets = [
-            MultNet(meta["n_items"], c["hidden"], c["latent_dim"], c["kind"], c["dropout"])
-            for _ in range(c["ensemble"])
+            MultNet(meta["n_items"], c["hidden"], c["latent_dim"], kind, c["dropout"])
+            for kind in _member_kinds(c)
         ]
         rec.net = nets[0] if len(nets) == 1 else MultEnsemble(nets)
         rec.net.load_state_dict(load_file(str(directory / "model.safetensors")))

@@ -24,6 +24,7 @@ FAST = {
     "lr": 3e-3,
     "anneal_steps": 50,
     "ensemble": 1,
+    "dae_members": 0,
 }
 
 
@@ -155,6 +156,22 @@ def test_ensemble_fit_save_load_and_auto_anneal(tmp_path, data: dict[str, np.nda
     assert np.array_equal(loaded.score_matrix(fold), s)
     with pytest.raises(ValueError, match="ensemble"):
         Recommender(ensemble=0)
+
+
+def test_mixed_vae_dae_ensemble_round_trips(tmp_path, data: dict[str, np.ndarray]) -> None:
+    from aigc_recommend.networks import MultEnsemble
+
+    rec = Recommender("multvae", **{**FAST, "dae_members": 1}).fit(data["train"], validation=data["val"])
+    assert isinstance(rec.net, MultEnsemble)
+    assert [m.kind for m in rec.net.members] == ["multvae", "multdae"]
+    assert len(rec.report()["member_best_epochs"]) == 2
+    fold = data["test"][0]
+    rec.save(tmp_path / "mixed")
+    loaded = Recommender.load(tmp_path / "mixed")
+    assert [m.kind for m in loaded.net.members] == ["multvae", "multdae"]
+    assert np.array_equal(loaded.score_matrix(fold), rec.score_matrix(fold))
+    with pytest.raises(ValueError, match="dae_members"):
+        Recommender(dae_members=-1)
 
 
 @pytest.mark.parametrize(
