@@ -96,6 +96,19 @@ inline void load_acc(const typename V::value_type* p, V* v, int64_t kv, int64_t 
 
 // ---------------------------------------------------------------- fused bias + leaky ReLU
 
+// step(i, kStep) over the whole vectors of [0, len), then step(i, rest) once for the tail; the
+// constant count lets the loads and stores of the main loop compile without masks.
+template <int64_t kStep, typename F>
+inline void for_steps(int64_t len, const F& step) {
+  int64_t i = 0;
+  for (; i + kStep <= len; i += kStep) {
+    step(i, kStep);
+  }
+  if (i < len) {
+    step(i, len - i);
+  }
+}
+
 // Segments shorter than this use an expanded bias row (vector bias) instead of a scalar bias.
 constexpr int64_t kMinScalarRun = 16;
 constexpr int64_t kGrain = 32768;
@@ -199,13 +212,7 @@ void lrelu_fwd_impl(const T* x, T* y, const acc_t<T>* bias, const LReLUParams& p
       }
       io::store(ys + i, v, cnt);
     };
-    int64_t i = 0;
-    for (; i + io::kStep <= len; i += io::kStep) {
-      step(i, io::kStep);
-    }
-    if (i < len) {
-      step(i, len - i);
-    }
+    for_steps<io::kStep>(len, step);
   };
   auto fv = [&](int64_t s, int64_t len, const A* br) {
     const LConst<A> kl = k;
@@ -221,13 +228,7 @@ void lrelu_fwd_impl(const T* x, T* y, const acc_t<T>* bias, const LReLUParams& p
       }
       io::store(ys + i, v, cnt);
     };
-    int64_t i = 0;
-    for (; i + io::kStep <= len; i += io::kStep) {
-      step(i, io::kStep);
-    }
-    if (i < len) {
-      step(i, len - i);
-    }
+    for_steps<io::kStep>(len, step);
   };
   at::parallel_for(0, p.n, kGrain, [&](int64_t b, int64_t e) { walk<A>(b, e, p, bias, brow, fs, fv); });
 }
@@ -273,13 +274,7 @@ void lrelu_bwd_impl(const T* g, const T* out, T* gx, acc_t<T>* gb, const LReLUPa
       }
       io::store(xp + i, v, cnt);
     };
-    int64_t i = 0;
-    for (; i + io::kStep <= len; i += io::kStep) {
-      step(i, io::kStep);
-    }
-    if (i < len) {
-      step(i, len - i);
-    }
+    for_steps<io::kStep>(len, step);
     if constexpr (kSum) {
       return at::vec::vec_reduce_all<A>([](V& a, V& b) { return a + b; }, acc);
     } else {

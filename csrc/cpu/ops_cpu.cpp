@@ -12,7 +12,6 @@
 #include <mutex>
 #include <string>
 
-
 #include "../ops_common.h"
 #include "kernels.h"
 #include "output_pool.h"

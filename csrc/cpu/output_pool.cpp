@@ -164,14 +164,13 @@ PoolAllocator& pool_allocator() {
 
 }  // namespace
 
-at::Tensor empty_output(const at::Tensor& like, std::optional<at::ScalarType> dtype) {
-  const at::ScalarType st = dtype.value_or(like.scalar_type());
-  const size_t nbytes = static_cast<size_t>(like.numel()) * c10::elementSize(st);
-  if (nbytes < kMinPooled || Pool::get().limit() == 0 || !like.is_non_overlapping_and_dense()) {
-    return at::empty_like(like, like.options().dtype(st));
+at::Tensor empty_output(const at::Tensor& like) {
+  if (like.nbytes() < kMinPooled || Pool::get().limit() == 0 || !like.is_non_overlapping_and_dense()) {
+    return at::empty_like(like);
   }
   return at::Tensor(at::detail::empty_strided_generic(like.sizes(), like.strides(), &pool_allocator(),
-                                                      c10::DispatchKeySet(c10::DispatchKey::CPU), st));
+                                                      c10::DispatchKeySet(c10::DispatchKey::CPU),
+                                                      like.scalar_type()));
 }
 
 void pool_empty_cache() {

@@ -11,15 +11,14 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
-#include <optional>
 #include <vector>
 
 namespace aigc_sdk {
 namespace cpu {
 
-// A new tensor with `like`'s sizes and strides (as at::empty_like gives for a dense tensor), of
-// `dtype` (default: like's), its storage from the pool when large enough.
-at::Tensor empty_output(const at::Tensor& like, std::optional<at::ScalarType> dtype = std::nullopt);
+// A new tensor with `like`'s sizes, strides and dtype (as at::empty_like gives for a dense
+// tensor), its storage from the pool when large enough.
+at::Tensor empty_output(const at::Tensor& like);
 
 // Frees every cached block.
 void pool_empty_cache();
