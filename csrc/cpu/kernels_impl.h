@@ -399,65 +399,49 @@ void lrelu_bwd(c10::ScalarType dt, const void* g, const void* out, void* gx, voi
 
 using philox::kBlockElems;
 
-// Box-Muller: n0 = r cos(2 pi t), n1 = r sin(2 pi t) with r = sqrt(-2 log u), t in turns.
-// sin/cos via exact quadrant reduction of t and Taylor polynomials on [-pi/4, pi/4] (error below
-// 1e-9 before rounding): much cheaper than a general-argument vector sincos.
+// Box-Muller: n0 = r cos(2 pi t), n1 = r sin(2 pi t) with r = sqrt(-2 log u), t in turns. The
+// quadrant of t comes straight from the angle word's top bits (philox::turns), so sin/cos are
+// Taylor polynomials on [-pi/4, pi/4] (error below 1e-9 before rounding): much cheaper than a
+// general-argument vector sincos.
+// log(m * 2^e) for m in [1, 2) (Cephes logf polynomial, ~1 ulp): inlined, unlike the Sleef call,
+// and without special-case handling we do not need (u is never 0, negative or inf here).
+inline Vectorized<float> log_mant_exp(Vectorized<float> m, Vectorized<float> e) {
+  using V = Vectorized<float>;
+  const V big = m > V(1.41421356237f);
+  m = V::blendv(m, m * V(0.5f), big);  // [sqrt(1/2), sqrt(2))
+  e = e + (big & V(1.0f));
+  const V x = m - V(1.0f);
+  const V z = x * x;
+  V p(7.0376836292e-2f);
+  p = at::vec::fmadd(p, x, V(-1.1514610310e-1f));
+  p = at::vec::fmadd(p, x, V(1.1676998740e-1f));
+  p = at::vec::fmadd(p, x, V(-1.2420140846e-1f));
+  p = at::vec::fmadd(p, x, V(1.4249322787e-1f));
+  p = at::vec::fmadd(p, x, V(-1.6668057665e-1f));
+  p = at::vec::fmadd(p, x, V(2.0000714765e-1f));
+  p = at::vec::fmadd(p, x, V(-2.4999993993e-1f));
+  p = at::vec::fmadd(p, x, V(3.3333331174e-1f));
+  V y = x * z * p;
+  y = at::vec::fmadd(e, V(-2.12194440e-4f), y);
+  y = at::vec::fmadd(z, V(-0.5f), y);
+  return at::vec::fmadd(e, V(0.693359375f), x + y);
+}
+
+// log(u) for a normal float u > 0: only the mantissa/exponent split differs per capability.
 #if defined(CPU_CAPABILITY_AVX512)
-// log(u) for finite u > 0 (Cephes logf polynomial, ~1 ulp): inlined, unlike the Sleef call, and
-// without special-case handling we do not need (u is never 0, negative or inf here).
 inline Vectorized<float> log_pos(const Vectorized<float>& uv) {
   const __m512 u = uv;
-  __m512 m = _mm512_getmant_ps(u, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);  // [1, 2)
-  __m512 e = _mm512_getexp_ps(u);
-  const __mmask16 big = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356237f), _CMP_GT_OQ);
-  m = _mm512_mask_mul_ps(m, big, m, _mm512_set1_ps(0.5f));  // [sqrt(1/2), sqrt(2))
-  e = _mm512_mask_add_ps(e, big, e, _mm512_set1_ps(1.0f));
-  const __m512 x = _mm512_sub_ps(m, _mm512_set1_ps(1.0f));
-  const __m512 z = _mm512_mul_ps(x, x);
-  __m512 p = _mm512_set1_ps(7.0376836292e-2f);
-  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(-1.1514610310e-1f));
-  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(1.1676998740e-1f));
-  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(-1.2420140846e-1f));
-  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(1.4249322787e-1f));
-  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(-1.6668057665e-1f));
-  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(2.0000714765e-1f));
-  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(-2.4999993993e-1f));
-  p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(3.3333331174e-1f));
-  __m512 y = _mm512_mul_ps(_mm512_mul_ps(x, z), p);
-  y = _mm512_fmadd_ps(e, _mm512_set1_ps(-2.12194440e-4f), y);
-  y = _mm512_fmadd_ps(z, _mm512_set1_ps(-0.5f), y);
-  __m512 r = _mm512_add_ps(x, y);
-  r = _mm512_fmadd_ps(e, _mm512_set1_ps(0.693359375f), r);
-  return Vectorized<float>(r);
+  return log_mant_exp(Vectorized<float>(_mm512_getmant_ps(u, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src)),
+                      Vectorized<float>(_mm512_getexp_ps(u)));
 }
 #elif defined(CPU_CAPABILITY_AVX2)
-// Same polynomial; mantissa and exponent split with integer ops (AVX2 has no getmant/getexp).
-// u is a normal float here (>= 2^-32), so the biased exponent is never 0.
+// AVX2 has no getmant/getexp: integer ops on the bits (u >= 2^-32, so the exponent is never 0).
 inline Vectorized<float> log_pos(const Vectorized<float>& uv) {
   const __m256i bits = _mm256_castps_si256(uv);
-  __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
-  __m256 m = _mm256_castsi256_ps(
+  const __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127)));
+  const __m256 m = _mm256_castsi256_ps(
       _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF)), _mm256_set1_epi32(0x3F800000)));
-  const __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356237f), _CMP_GT_OQ);
-  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
-  e = _mm256_add_ps(e, _mm256_and_ps(big, _mm256_set1_ps(1.0f)));
-  const __m256 x = _mm256_sub_ps(m, _mm256_set1_ps(1.0f));
-  const __m256 z = _mm256_mul_ps(x, x);
-  __m256 p = _mm256_set1_ps(7.0376836292e-2f);
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-1.1514610310e-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.1676998740e-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-1.2420140846e-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.4249322787e-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-1.6668057665e-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(2.0000714765e-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-2.4999993993e-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(3.3333331174e-1f));
-  __m256 y = _mm256_mul_ps(_mm256_mul_ps(x, z), p);
-  y = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), y);
-  y = _mm256_fmadd_ps(z, _mm256_set1_ps(-0.5f), y);
-  __m256 r = _mm256_add_ps(x, y);
-  r = _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), r);
-  return Vectorized<float>(r);
+  return log_mant_exp(Vectorized<float>(m), Vectorized<float>(e));
 }
 #else
 inline Vectorized<float> log_pos(const Vectorized<float>& u) {
