@@ -96,10 +96,17 @@ class TabularVAE(nn.Module):
         """Raw decoder output for latents ``z`` and condition ``c``."""
         return self.decoder(torch.cat([z, c], dim=1))
 
-    def loss(self, x: Tensor, c: Tensor, layout: BlockLayout, beta: float) -> tuple[Tensor, Tensor, Tensor]:
-        """Negative ELBO per row (mean) and its reconstruction and KL parts."""
+    def loss(
+        self, x: Tensor, c: Tensor, layout: BlockLayout, beta: float, eps: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Negative ELBO per row (mean) and its reconstruction and KL parts.
+
+        ``eps`` (shape ``(rows, latent_dim)``) supplies the latent noise instead of the fused
+        sampling op; per-sample gradients under ``torch.func.vmap`` (private training) need that.
+        """
         mu, logvar = self.encode(x, c)
-        out = self.decode(_reparameterize(mu, logvar), c)
+        z = _reparameterize(mu, logvar) if eps is None else mu + eps * torch.exp(0.5 * logvar)
+        out = self.decode(z, c)
         rec = _reconstruction(out, x, layout, self.log_sigma)
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1).mean()
         return rec + beta * kl, rec, kl

@@ -40,7 +40,8 @@ from aigc_synth.networks import (
     finalize,
     gan_activate,
 )
-from aigc_synth.transformer import TableTransformer
+from aigc_synth.privacy import check_dp_options, default_delta, fit_vae_private
+from aigc_synth.transformer import TableTransformer, check_schema
 
 FORMAT = "aigc_synth/1"
 KINDS = ("tvae", "ctgan")
@@ -56,6 +57,11 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "numeric_encoding": "quantile",
         "latent_prior": "normal",
         "prior_components": 10,
+        # differentially-private training (aigc_synth.privacy): off unless dp_epsilon is set
+        "dp_epsilon": None,
+        "dp_delta": None,
+        "dp_max_grad_norm": 1.0,
+        "dp_schema_share": 0.1,
     },
     "ctgan": {
         "epochs": 300,
@@ -90,6 +96,12 @@ class Synthesizer(UseCase):
     ``latent_dim``, ``lr``, ``weight_decay``, ``numeric_encoding`` (``"quantile"`` or
     ``"mode"``), for tvae ``beta``, ``latent_prior`` (``"normal"`` or ``"gmm"``),
     ``prior_components``, for ctgan ``pac``; plus ``seed`` and ``num_threads``.
+
+    Differential privacy (tvae): ``dp_epsilon`` turns on DP-SGD training and a private data
+    encoding, for an end-to-end ``(dp_epsilon, dp_delta)`` guarantee; ``fit`` then needs a public
+    ``schema``. ``dp_delta`` defaults to ``min(1e-5, 0.1 / rows)``; ``dp_max_grad_norm`` is the
+    per-row gradient clip; ``dp_schema_share`` is the part of epsilon spent on the encoding's
+    noisy histograms. The epsilon actually spent is in ``report()["fit"]["privacy"]``.
     """
 
     name: ClassVar[str] = "synth"
@@ -124,6 +136,15 @@ class Synthesizer(UseCase):
             raise ValueError("batch_size must be a multiple of pac")
         if kind == "tvae" and self.params["latent_prior"] not in ("normal", "gmm"):
             raise ValueError(f"latent_prior must be 'normal' or 'gmm', got {self.params['latent_prior']!r}")
+        if kind == "tvae" and self.params["dp_epsilon"] is not None:
+            check_dp_options(
+                self.params["dp_epsilon"],
+                self.params["dp_delta"],
+                self.params["dp_max_grad_norm"],
+                self.params["dp_schema_share"],
+            )
+            if self.params["latent_prior"] != "normal":
+                raise ValueError("latent_prior='gmm' fits the data without noise; use 'normal' with dp_epsilon")
         self.seed, self.num_threads, self.verbose = int(seed), num_threads, verbose
         self.transformer: TableTransformer | None = None
         self.net: torch.nn.Module | None = None
@@ -140,22 +161,56 @@ class Synthesizer(UseCase):
         data: pd.DataFrame,
         discrete_columns: Sequence[str] | None = None,
         target: str | None = None,
+        schema: dict[str, dict[str, Any]] | None = None,
     ) -> Synthesizer:
         """Fit on ``data``; categorical columns are inferred from dtypes unless given.
 
-        ``target`` (a categorical column) makes the tvae model conditional on it.
+        ``target`` (a categorical column) makes the tvae model conditional on it. ``schema``
+        (required with ``dp_epsilon``, see :meth:`TableTransformer.fit_private`) gives public facts
+        per column: ``{"min": lo, "max": hi}`` for numeric, ``{"categories": [...]}`` for categorical.
         """
         df = _check_frame(data)
+        private = self.kind == "tvae" and self.params["dp_epsilon"] is not None
+        if private:
+            if schema is None:
+                raise ValueError(
+                    "schema is required with dp_epsilon: public bounds {'min', 'max'} for numeric columns "
+                    "and {'categories': [...]} for categorical ones, not read from the data"
+                )
+            check_schema(df, schema)
+            from_schema = [str(c) for c in df.columns if "categories" in schema[str(c)]]
+            if discrete_columns is not None and sorted(map(str, discrete_columns)) != sorted(from_schema):
+                raise ValueError(f"discrete_columns {list(discrete_columns)} disagree with the schema's {from_schema}")
+            discrete_columns = from_schema
+            if target is not None and target not in from_schema:
+                raise ValueError(f"target {target!r} must have 'categories' in the schema")
+        elif schema is not None:
+            raise ValueError("schema is only used with differential privacy (set dp_epsilon)")
         discrete = _resolve_discrete(df, discrete_columns, target)
         self.target, self.discrete_columns = target, discrete
         t0 = time.perf_counter()
+        privacy: dict[str, Any] | None = None
         with _threads(self.num_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            self.transformer = TableTransformer(self.params["numeric_encoding"]).fit(
-                df, discrete, seed=self.seed
-            )
+            if private:
+                assert schema is not None
+                eps_total = float(self.params["dp_epsilon"])
+                eps_schema = eps_total * float(self.params["dp_schema_share"])
+                self.transformer = TableTransformer().fit_private(
+                    df, schema, epsilon=eps_schema, seed=self.seed
+                )
+            else:
+                self.transformer = TableTransformer(self.params["numeric_encoding"]).fit(
+                    df, discrete, seed=self.seed
+                )
             x = torch.from_numpy(self.transformer.transform(df, seed=self.seed))
-            losses = self._fit_vae(x) if self.kind == "tvae" else self._fit_ctgan(x)
+            if private:
+                privacy = self._fit_vae_private(x, eps_total - eps_schema)
+                privacy["epsilon_schema"] = eps_schema
+                privacy["epsilon_total"] = eps_schema + privacy.pop("epsilon")
+                losses: dict[str, float] = {}  # training losses are not private: not reported
+            else:
+                losses = self._fit_vae(x) if self.kind == "tvae" else self._fit_ctgan(x)
             threads = torch.get_num_threads()
         self.fit_info = {
             "rows": len(df),
@@ -167,6 +222,8 @@ class Synthesizer(UseCase):
             "threads": threads,
             "final_losses": losses,
         }
+        if privacy is not None:
+            self.fit_info["privacy"] = privacy
         self.evaluation = None
         return self
 
@@ -205,6 +262,31 @@ class Synthesizer(UseCase):
         if p["latent_prior"] == "gmm":
             self.prior = _fit_latent_prior(net, x, c, p["prior_components"], self.seed)
         return last
+
+    def _fit_vae_private(self, x: Tensor, epsilon: float) -> dict[str, Any]:
+        assert self.transformer is not None
+        p = self.params
+        c = self._cond_for_target(x)
+        net = TabularVAE(x.shape[1], c.shape[1], p["hidden"], p["latent_dim"])
+        delta = p["dp_delta"] if p["dp_delta"] is not None else default_delta(len(x))
+        acct = fit_vae_private(
+            net,
+            x,
+            c,
+            BlockLayout(self.transformer.blocks),
+            beta=p["beta"],
+            epochs=p["epochs"],
+            batch_size=min(p["batch_size"], len(x)),
+            lr=p["lr"],
+            weight_decay=p["weight_decay"],
+            epsilon=epsilon,
+            delta=delta,
+            max_grad_norm=p["dp_max_grad_norm"],
+            seed=self.seed,
+        )
+        net.eval()
+        self.net = net
+        return acct
 
     def _categorical_blocks(self) -> list[tuple[str, int, int]]:
         assert self.transformer is not None

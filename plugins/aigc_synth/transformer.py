@@ -10,6 +10,12 @@ Numeric columns get one of two encodings:
   :mod:`aigc_synth.gmm`) finds the column's modes; a value becomes a one-hot mode indicator
   plus its offset from that mode's mean in units of 4 standard deviations.
 
+A third numeric encoding, ``"histogram"``, is what :meth:`TableTransformer.fit_private` uses for
+differentially-private fitting: the column's public bounds are cut into equal-width bins whose
+counts are released with Laplace noise, and the value maps through that noisy CDF (linear inside a
+bin) to a standard-normal score. The map only normalises: sampling decodes through the same map, so
+its noise costs smoothness, not fidelity of the marginals.
+
 Categorical columns become one-hot blocks over the categories seen in training (a missing
 value is a category of its own). Numeric columns with missing values get an extra
 observed/missing block. Everything fitted is returned by :meth:`TableTransformer.state`
@@ -92,6 +98,75 @@ class TableTransformer:
         self._layout()
         return self
 
+    def fit_private(
+        self,
+        df: pd.DataFrame,
+        schema: dict[str, dict[str, Any]],
+        *,
+        epsilon: float,
+        bins: int = 32,
+        seed: int = 0,
+    ) -> TableTransformer:
+        """Fit with epsilon-differential privacy, from public ``schema`` facts plus noisy counts.
+
+        ``schema`` describes every column of ``df`` without looking at it: numeric columns as
+        ``{"min": lo, "max": hi}`` (optional ``"integer": True``, ``"nullable": True``, ``"decimals": d``),
+        categorical ones as ``{"categories": [...]}`` (``None`` stands for a missing value). The only
+        data-dependent outputs are per-column histograms (numeric: ``bins`` equal-width bins over the
+        bounds; categorical: category counts) with Laplace noise. One row falls in one cell of each
+        column's histogram, so each costs ``epsilon / columns`` and together they cost ``epsilon``
+        (sequential composition). Numeric values outside the bounds are clipped to them.
+        """
+        check_schema(df, schema)
+        if not epsilon > 0:
+            raise ValueError(f"epsilon must be > 0, got {epsilon!r}")
+        rng = np.random.default_rng(seed)
+        scale = len(df.columns) / epsilon  # Laplace scale of each count: sensitivity 1, budget eps/columns
+        self.numeric_encoding, self.columns, self.arrays = "histogram", [], {}
+        for i, name in enumerate(df.columns):
+            facts, s = schema[name], df[name]
+            spec: dict[str, Any] = {"name": str(name), "dtype": str(s.dtype)}
+            if "categories" in facts:
+                cats = [_to_json_scalar(v) for v in facts["categories"]]
+                lookup = {(c if c is not None else "\0nan"): j for j, c in enumerate(cats)}
+                keys = [("\0nan" if _is_missing(v) else _to_json_scalar(v)) for v in s.tolist()]
+                idx = np.array([lookup.get(k, -1) for k in keys], dtype=np.int64)
+                if (idx < 0).any():
+                    bad = keys[int(np.argmax(idx < 0))]
+                    raise ValueError(f"column {name!r} has a value missing from schema[{name!r}]['categories']: {bad!r}")
+                counts = np.bincount(idx, minlength=len(cats)) + rng.laplace(0.0, scale, len(cats))
+                spec.update(
+                    role="categorical",
+                    has_nan=None in cats,
+                    categories=cats,
+                    frequencies=[float(f) for f in np.maximum(counts, 0.0) + 1.0],
+                )
+            else:
+                x = s.to_numpy(dtype=np.float64, na_value=np.nan)
+                miss = np.isnan(x)
+                nullable = bool(facts.get("nullable", False))
+                if miss.any() and not nullable:
+                    raise ValueError(f"column {name!r} has missing values but schema[{name!r}] is not nullable")
+                lo, hi = float(facts["min"]), float(facts["max"])
+                edges = np.linspace(lo, hi, bins + 1)
+                counts = np.histogram(np.clip(x[~miss], lo, hi), bins=edges)[0] + rng.laplace(0.0, scale, bins)
+                mass = np.maximum(counts, 0.0) + 1.0  # every bin keeps some mass: the map stays invertible
+                self.arrays[f"col{i}.edges"] = edges
+                self.arrays[f"col{i}.cdf"] = np.concatenate([[0.0], np.cumsum(mass) / mass.sum()])
+                spec.update(
+                    role="numeric",
+                    has_nan=nullable,
+                    integer=bool(facts.get("integer", False)),
+                    min=lo,
+                    max=hi,
+                    encoding="histogram",
+                    key=f"col{i}",
+                    decimals=facts.get("decimals"),
+                )
+            self.columns.append(spec)
+        self._layout()
+        return self
+
     def _fit_categorical(self, s: pd.Series) -> dict[str, Any]:
         counts = s.value_counts(dropna=False, sort=False)
         cats = [_to_json_scalar(v) for v in counts.index]
@@ -145,7 +220,7 @@ class TableTransformer:
                 self.blocks.append(Block("softmax", pos, len(spec["categories"]), name))
                 pos += len(spec["categories"])
                 continue
-            if spec["encoding"] == "quantile":
+            if spec["encoding"] in ("quantile", "histogram"):
                 self.blocks.append(Block("gauss", pos, 1, name))
                 pos += 1
             else:
@@ -225,6 +300,10 @@ class TableTransformer:
                 u = lo + rng.uniform(size=len(x)) * (cdf[k] - lo)
                 z = ndtri(np.clip(u, _EPS, 1 - _EPS))
                 out[:, b.start] = np.where(miss, 0.0, z)
+            elif spec["encoding"] == "histogram":
+                edges, cdf = self.arrays[f"{key}.edges"], self.arrays[f"{key}.cdf"]
+                u = np.interp(np.where(miss, edges[0], x), edges, cdf)  # values clip to the bounds
+                out[:, b.start] = np.where(miss, 0.0, ndtri(np.clip(u, _EPS, 1 - _EPS)))
             else:
                 w, m, sd = (self.arrays[f"{key}.{p}"] for p in ("weights", "means", "stds"))
                 xv = np.where(miss, spec["fill"], x)
@@ -266,6 +345,9 @@ class TableTransformer:
                     k = np.clip(np.searchsorted(cdf, u, side="left"), 0, values.size - 1)
                     smooth = np.interp(u, cdf - mass / 2, values)
                     x = np.where(mass[k] > 1.5 / spec["count"], values[k], smooth)
+            elif spec["encoding"] == "histogram":
+                edges, cdf = self.arrays[f"{key}.edges"], self.arrays[f"{key}.cdf"]
+                x = np.interp(ndtr(data[:, b.start]), cdf, edges)
             else:
                 m, sd = self.arrays[f"{key}.means"], self.arrays[f"{key}.stds"]
                 mb = next(blocks)
@@ -297,11 +379,39 @@ class TableTransformer:
     @classmethod
     def from_state(cls, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> TableTransformer:
         """Rebuild a fitted transformer from :meth:`state`'s output."""
-        t = cls(config["numeric_encoding"], config["max_modes"])
+        t = cls(max_modes=config["max_modes"])
+        t.numeric_encoding = config["numeric_encoding"]  # "histogram" comes from fit_private
         t.columns = config["columns"]
         t.arrays = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
         t._layout()
         return t
+
+
+def check_schema(df: pd.DataFrame, schema: Any) -> None:
+    """Raise ValueError unless ``schema`` describes exactly ``df``'s columns (see ``fit_private``)."""
+    if not isinstance(schema, dict):
+        raise ValueError(f"schema must be a dict column -> facts, got {type(schema).__name__}")
+    names = [str(c) for c in df.columns]
+    missing, extra = [c for c in names if c not in schema], [c for c in schema if c not in names]
+    if missing or extra:
+        raise ValueError(f"schema must describe exactly the data's columns: missing {missing}, unknown {extra}")
+    for name in names:
+        facts = schema[name]
+        if not isinstance(facts, dict):
+            raise ValueError(f"schema[{name!r}] must be a dict, got {type(facts).__name__}")
+        if "categories" in facts:
+            cats = facts["categories"]
+            if not isinstance(cats, (list, tuple)) or not cats:
+                raise ValueError(f"schema[{name!r}]['categories'] must be a non-empty list")
+            continue
+        if "min" not in facts or "max" not in facts:
+            raise ValueError(f"schema[{name!r}] needs 'categories' (categorical) or 'min' and 'max' (numeric)")
+        lo, hi = facts["min"], facts["max"]
+        if not (isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and math.isfinite(lo)
+                and math.isfinite(hi) and lo < hi):
+            raise ValueError(f"schema[{name!r}] needs finite numbers min < max, got {lo!r}, {hi!r}")
+        if not pd.api.types.is_numeric_dtype(df[name]) or pd.api.types.is_bool_dtype(df[name]):
+            raise ValueError(f"column {name!r} is not numeric; give schema[{name!r}]['categories'] instead")
 
 
 def _decimals(x: np.ndarray, most: int = 6) -> int | None:
