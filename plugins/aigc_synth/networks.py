@@ -97,17 +97,25 @@ class TabularVAE(nn.Module):
         return self.decoder(torch.cat([z, c], dim=1))
 
     def loss(
-        self, x: Tensor, c: Tensor, layout: BlockLayout, beta: float, eps: Tensor | None = None
+        self,
+        x: Tensor,
+        c: Tensor,
+        layout: BlockLayout,
+        beta: float,
+        *,
+        eps: Tensor | None = None,
+        log_sigma: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Negative ELBO per row (mean) and its reconstruction and KL parts.
 
-        ``eps`` (shape ``(rows, latent_dim)``) supplies the latent noise instead of the fused
-        sampling op; per-sample gradients under ``torch.func.vmap`` (private training) need that.
+        For per-row gradients (private training): ``eps`` (``(rows, latent_dim)``) supplies the
+        latent noise, so ``z`` is a plain function of the inputs, and ``log_sigma`` (``(rows,
+        data_dim)``, one copy of the noise scales per row) stands in for the shared parameter.
         """
         mu, logvar = self.encode(x, c)
         z = _reparameterize(mu, logvar) if eps is None else mu + eps * torch.exp(0.5 * logvar)
         out = self.decode(z, c)
-        rec = _reconstruction(out, x, layout, self.log_sigma)
+        rec = _reconstruction(out, x, layout, self.log_sigma if log_sigma is None else log_sigma)
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1).mean()
         return rec + beta * kl, rec, kl
 
@@ -118,7 +126,7 @@ def _reconstruction(out: Tensor, x: Tensor, layout: BlockLayout, log_sigma: Tens
     if layout.cont.numel():
         m = out[:, layout.cont]
         m = torch.where(layout.tanh_mask, torch.tanh(m), m)
-        ls = log_sigma[layout.cont].clamp(-5, 2)
+        ls = log_sigma[..., layout.cont].clamp(-5, 2)  # (D,) shared or (rows, D) per row
         total = total + ((x[:, layout.cont] - m) ** 2 / (2 * torch.exp(2 * ls)) + ls).sum(1).mean()
     return total + layout.cross_entropy(out, x)
 

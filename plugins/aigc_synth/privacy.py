@@ -1,14 +1,14 @@
 """Differentially-private training of the tabular VAE (DP-SGD, Abadi et al. 2016).
 
 Each step draws a Poisson sample of the rows (every row independently with rate ``q``), computes
-one gradient per row with ``torch.func`` (``vmap`` over ``grad``), clips each to L2 norm
+one gradient per row (from each linear layer's inputs and output gradients), clips each to L2 norm
 ``max_grad_norm``, sums them, adds Gaussian noise of standard deviation
 ``noise_multiplier * max_grad_norm`` and divides by the expected batch size. Opacus' RDP accountant
 calibrates the noise multiplier to the target epsilon and reports the epsilon actually spent.
 
 Why not Opacus' ``PrivacyEngine``: its per-sample gradients come from hooks on ``nn.Linear`` layers,
 and the VAE also has a free parameter (the per-column noise scale) used outside any layer. The
-functional per-sample gradient covers every parameter exactly, and the accounting is Opacus' own.
+per-row gradients here cover every parameter exactly, and the accounting is Opacus' own.
 """
 
 from __future__ import annotations
@@ -38,34 +38,60 @@ def _accountant_tools() -> Any:
     return RDPAccountant, get_noise_multiplier
 
 
-class _ELBO(nn.Module):
-    """The VAE's loss as a module, so ``torch.func.functional_call`` can swap its parameters."""
-
-    def __init__(self, net: TabularVAE, layout: BlockLayout, beta: float) -> None:
-        super().__init__()
-        self.net, self.layout, self.beta = net, layout, beta
-
-    def forward(self, x: Tensor, c: Tensor, eps: Tensor) -> Tensor:
-        return self.net.loss(x, c, self.layout, self.beta, eps=eps)[0]
-
-
 def clipped_gradient_sum(
-    loss: nn.Module, params: dict[str, Tensor], inputs: tuple[Tensor, ...], max_grad_norm: float
+    net: TabularVAE,
+    x: Tensor,
+    c: Tensor,
+    eps: Tensor,
+    layout: BlockLayout,
+    beta: float,
+    max_grad_norm: float,
 ) -> dict[str, Tensor]:
-    """Sum over rows of each row's gradient of ``loss`` clipped to L2 norm ``max_grad_norm``.
+    """Sum over rows of each row's loss gradient, clipped to L2 norm ``max_grad_norm``; keyed by
+    parameter name.
 
-    ``loss(*row_inputs)`` is evaluated on one row at a time (a batch of one) under ``vmap``; the
-    norm is taken over all parameters together, as DP-SGD's sensitivity bound requires.
+    One forward and one backward pass for the whole batch, no per-row copies of the weights: a
+    linear layer's per-row weight gradient is the outer product ``g_i a_i^T`` of its output
+    gradient and input, whose norm is ``|g_i| |a_i|``, and the clipped sum is ``(f * G)^T A`` with
+    per-row factors ``f``. The free noise-scale parameter gets one copy per row. The norm is taken
+    over all parameters together, as DP-SGD's sensitivity bound requires.
     """
-    from torch.func import functional_call, grad, vmap
+    linears = {name: m for name, m in net.named_modules() if isinstance(m, nn.Linear)}
+    inputs: dict[str, Tensor] = {}
+    outputs: dict[str, Tensor] = {}
 
-    def one_row(p: dict[str, Tensor], *row: Tensor) -> Tensor:
-        return functional_call(loss, p, tuple(r.unsqueeze(0) for r in row))
+    def capture(name: str) -> Any:
+        def hook(_: nn.Module, args: tuple[Tensor, ...], out: Tensor) -> None:
+            if name in inputs:
+                raise RuntimeError(f"layer {name} ran twice in one loss: per-row gradients assume once")
+            inputs[name], outputs[name] = args[0].detach(), out
 
-    per_row = vmap(grad(one_row), in_dims=(None,) + (0,) * len(inputs), randomness="error")(params, *inputs)
-    sq = sum(g.flatten(1).pow(2).sum(1) for g in per_row.values())
-    factor = (max_grad_norm / (torch.as_tensor(sq).sqrt() + 1e-6)).clamp(max=1.0)
-    return {k: torch.einsum("i,i...->...", factor, g) for k, g in per_row.items()}
+        return hook
+
+    handles = [m.register_forward_hook(capture(name)) for name, m in linears.items()]
+    try:
+        rows_ls = net.log_sigma.detach().expand(len(x), -1).clone().requires_grad_(True)
+        loss = net.loss(x, c, layout, beta, eps=eps, log_sigma=rows_ls)[0] * len(x)  # sum over rows
+    finally:
+        for h in handles:
+            h.remove()
+    names = list(outputs)
+    grads = torch.autograd.grad(loss, [outputs[k] for k in names] + [rows_ls])
+    g_out, g_ls = dict(zip(names, grads[:-1])), grads[-1]
+    sq = g_ls.pow(2).sum(1)
+    for k in names:
+        gsq = g_out[k].pow(2).sum(1)
+        sq = sq + gsq * inputs[k].pow(2).sum(1)
+        if linears[k].bias is not None:
+            sq = sq + gsq
+    factor = (max_grad_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)
+    result = {"log_sigma": factor @ g_ls}
+    for k in names:
+        fg = g_out[k] * factor[:, None]
+        result[f"{k}.weight"] = fg.T @ inputs[k]
+        if linears[k].bias is not None:
+            result[f"{k}.bias"] = fg.sum(0)
+    return result
 
 
 def fit_vae_private(
@@ -99,9 +125,7 @@ def fit_vae_private(
         target_epsilon=epsilon, target_delta=delta, sample_rate=q, steps=steps, alphas=ALPHAS
     )
     gen = torch.Generator().manual_seed(seed)
-    loss = _ELBO(net, layout, beta)
-    params = {f"net.{k}": v for k, v in net.named_parameters()}
-    detached = {k: v.detach() for k, v in params.items()}  # shares storage: sees every update
+    params = dict(net.named_parameters())
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
     accountant = RDPAccountant()
     expected = q * n
@@ -109,9 +133,9 @@ def fit_vae_private(
         idx = (torch.rand(n, generator=gen) < q).nonzero().squeeze(1)
         if len(idx):
             eps = torch.randn(len(idx), net.latent_dim, generator=gen)
-            sums = clipped_gradient_sum(loss, detached, (x[idx], c[idx], eps), max_grad_norm)
+            sums = clipped_gradient_sum(net, x[idx], c[idx], eps, layout, beta, max_grad_norm)
         else:  # an empty sample still releases a noisy (all-noise) gradient
-            sums = {k: torch.zeros_like(v) for k, v in detached.items()}
+            sums = {k: torch.zeros_like(v) for k, v in params.items()}
         for k, p in params.items():
             noise = torch.randn(p.shape, generator=gen) * (sigma * max_grad_norm)
             p.grad = (sums[k] + noise) / expected
