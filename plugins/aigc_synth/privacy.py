@@ -21,7 +21,6 @@ from torch import Tensor, nn
 
 from aigc_synth.networks import BlockLayout, TabularVAE
 
-
 # RDP orders searched: Opacus' defaults plus larger ones, which few-step, large-epsilon runs need.
 ALPHAS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64)) + [64, 80, 96, 128, 192, 256, 512]
 

@@ -144,7 +144,9 @@ class Synthesizer(UseCase):
                 self.params["dp_schema_share"],
             )
             if self.params["latent_prior"] != "normal":
-                raise ValueError("latent_prior='gmm' fits the data without noise; use 'normal' with dp_epsilon")
+                raise ValueError(
+                    "latent_prior='gmm' fits the data without noise; use 'normal' with dp_epsilon"
+                )
         self.seed, self.num_threads, self.verbose = int(seed), num_threads, verbose
         self.transformer: TableTransformer | None = None
         self.net: torch.nn.Module | None = None
@@ -180,7 +182,9 @@ class Synthesizer(UseCase):
             check_schema(df, schema)
             from_schema = [str(c) for c in df.columns if "categories" in schema[str(c)]]
             if discrete_columns is not None and sorted(map(str, discrete_columns)) != sorted(from_schema):
-                raise ValueError(f"discrete_columns {list(discrete_columns)} disagree with the schema's {from_schema}")
+                raise ValueError(
+                    f"discrete_columns {list(discrete_columns)} disagree with the schema's {from_schema}"
+                )
             discrete_columns = from_schema
             if target is not None and target not in from_schema:
                 raise ValueError(f"target {target!r} must have 'categories' in the schema")

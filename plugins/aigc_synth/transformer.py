@@ -133,7 +133,9 @@ class TableTransformer:
                 idx = np.array([lookup.get(k, -1) for k in keys], dtype=np.int64)
                 if (idx < 0).any():
                     bad = keys[int(np.argmax(idx < 0))]
-                    raise ValueError(f"column {name!r} has a value missing from schema[{name!r}]['categories']: {bad!r}")
+                    raise ValueError(
+                        f"column {name!r} has a value missing from schema[{name!r}]['categories']: {bad!r}"
+                    )
                 counts = np.bincount(idx, minlength=len(cats)) + rng.laplace(0.0, scale, len(cats))
                 spec.update(
                     role="categorical",
@@ -146,10 +148,14 @@ class TableTransformer:
                 miss = np.isnan(x)
                 nullable = bool(facts.get("nullable", False))
                 if miss.any() and not nullable:
-                    raise ValueError(f"column {name!r} has missing values but schema[{name!r}] is not nullable")
+                    raise ValueError(
+                        f"column {name!r} has missing values but schema[{name!r}] is not nullable"
+                    )
                 lo, hi = float(facts["min"]), float(facts["max"])
                 edges = np.linspace(lo, hi, bins + 1)
-                counts = np.histogram(np.clip(x[~miss], lo, hi), bins=edges)[0] + rng.laplace(0.0, scale, bins)
+                counts = np.histogram(np.clip(x[~miss], lo, hi), bins=edges)[0] + rng.laplace(
+                    0.0, scale, bins
+                )
                 mass = np.maximum(counts, 0.0) + 1.0  # every bin keeps some mass: the map stays invertible
                 self.arrays[f"col{i}.edges"] = edges
                 self.arrays[f"col{i}.cdf"] = np.concatenate([[0.0], np.cumsum(mass) / mass.sum()])
@@ -394,7 +400,9 @@ def check_schema(df: pd.DataFrame, schema: Any) -> None:
     names = [str(c) for c in df.columns]
     missing, extra = [c for c in names if c not in schema], [c for c in schema if c not in names]
     if missing or extra:
-        raise ValueError(f"schema must describe exactly the data's columns: missing {missing}, unknown {extra}")
+        raise ValueError(
+            f"schema must describe exactly the data's columns: missing {missing}, unknown {extra}"
+        )
     for name in names:
         facts = schema[name]
         if not isinstance(facts, dict):
@@ -405,10 +413,17 @@ def check_schema(df: pd.DataFrame, schema: Any) -> None:
                 raise ValueError(f"schema[{name!r}]['categories'] must be a non-empty list")
             continue
         if "min" not in facts or "max" not in facts:
-            raise ValueError(f"schema[{name!r}] needs 'categories' (categorical) or 'min' and 'max' (numeric)")
+            raise ValueError(
+                f"schema[{name!r}] needs 'categories' (categorical) or 'min' and 'max' (numeric)"
+            )
         lo, hi = facts["min"], facts["max"]
-        if not (isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and math.isfinite(lo)
-                and math.isfinite(hi) and lo < hi):
+        if not (
+            isinstance(lo, (int, float))
+            and isinstance(hi, (int, float))
+            and math.isfinite(lo)
+            and math.isfinite(hi)
+            and lo < hi
+        ):
             raise ValueError(f"schema[{name!r}] needs finite numbers min < max, got {lo!r}, {hi!r}")
         if not pd.api.types.is_numeric_dtype(df[name]) or pd.api.types.is_bool_dtype(df[name]):
             raise ValueError(f"column {name!r} is not numeric; give schema[{name!r}]['categories'] instead")

@@ -12,10 +12,10 @@ import torch
 
 pytest.importorskip("opacus")
 
-from aigc_synth.networks import BlockLayout, TabularVAE  # noqa: E402
-from aigc_synth.privacy import clipped_gradient_sum  # noqa: E402
-from aigc_synth.synthesizer import Synthesizer  # noqa: E402
-from aigc_synth.transformer import TableTransformer  # noqa: E402
+from aigc_synth.networks import BlockLayout, TabularVAE
+from aigc_synth.privacy import clipped_gradient_sum
+from aigc_synth.synthesizer import Synthesizer
+from aigc_synth.transformer import TableTransformer
 
 SCHEMA: dict[str, dict[str, Any]] = {
     "age": {"min": 18, "max": 80, "integer": True},
@@ -53,7 +53,8 @@ def test_clipped_sum_matches_a_per_row_loop(frame: pd.DataFrame, cond: int) -> N
     norms = torch.stack([torch.sqrt(sum(g.pow(2).sum() for g in r.values())) for r in per_row])
     clip = float(norms.median())  # half the rows are clipped, half are not
     expected = {
-        k: sum(r[k] * min(1.0, clip / (float(nm) + 1e-6)) for r, nm in zip(per_row, norms)) for k in per_row[0]
+        k: sum(r[k] * min(1.0, clip / (float(nm) + 1e-6)) for r, nm in zip(per_row, norms))
+        for k in per_row[0]
     }
     got = clipped_gradient_sum(net, x, c, eps, layout, 0.7, clip)
     assert got.keys() == expected.keys()
@@ -102,9 +103,9 @@ def test_private_fit_reports_epsilon_and_samples_within_schema(private_tvae: Syn
 
 def test_more_epsilon_means_less_noise(frame: pd.DataFrame) -> None:
     sigmas = [
-        Synthesizer("tvae", dp_epsilon=eps, **{**FAST, "epochs": 1}).fit(frame, schema=SCHEMA).fit_info["privacy"][
-            "noise_multiplier"
-        ]
+        Synthesizer("tvae", dp_epsilon=eps, **{**FAST, "epochs": 1})
+        .fit(frame, schema=SCHEMA)
+        .fit_info["privacy"]["noise_multiplier"]
         for eps in (0.5, 8.0)
     ]
     assert sigmas[0] > 3 * sigmas[1]
@@ -139,7 +140,11 @@ def test_bad_private_input(frame: pd.DataFrame) -> None:
         dp.fit(frame, discrete_columns=["group"], schema=SCHEMA)
     with pytest.raises(ValueError, match="only used with differential privacy"):
         Synthesizer("tvae", **FAST).fit(frame, schema=SCHEMA)
-    for bad in ({"dp_epsilon": 0.0}, {"dp_epsilon": 1.0, "dp_delta": 1.5}, {"dp_epsilon": 1.0, "dp_max_grad_norm": 0}):
+    for bad in (
+        {"dp_epsilon": 0.0},
+        {"dp_epsilon": 1.0, "dp_delta": 1.5},
+        {"dp_epsilon": 1.0, "dp_max_grad_norm": 0},
+    ):
         with pytest.raises(ValueError, match=next(iter(k for k in bad if k != "dp_epsilon"), "dp_epsilon")):
             Synthesizer("tvae", **bad)
     with pytest.raises(ValueError, match="latent_prior"):
