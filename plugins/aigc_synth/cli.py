@@ -23,6 +23,16 @@ def add_parser(subparsers: Any) -> None:
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--threads", type=int, help="torch intra-op threads")
     f.add_argument("--option", action="append", default=[], metavar="KEY=JSON", help="extra model option")
+    f.add_argument(
+        "--dp-epsilon",
+        type=float,
+        help="train with differential privacy at this epsilon (tvae; needs --schema)",
+    )
+    f.add_argument(
+        "--schema",
+        help="JSON file of public column facts for --dp-epsilon: "
+        '{"col": {"min": 0, "max": 100}, "cat": {"categories": ["a", "b"]}}',
+    )
     f.set_defaults(func=_fit)
 
     s = sub.add_parser("sample", help="sample rows from a saved synthesizer into a CSV file")
@@ -60,12 +70,21 @@ def _fit(args: argparse.Namespace) -> int:
         options[key] = json.loads(value)
     if args.epochs is not None:
         options["epochs"] = args.epochs
+    if args.dp_epsilon is not None:
+        options["dp_epsilon"] = args.dp_epsilon
+    schema = None
+    if args.schema:
+        with open(args.schema, encoding="utf-8") as fh:
+            schema = json.load(fh)
     discrete = [c.strip() for c in args.discrete.split(",")] if args.discrete else None
     synth = Synthesizer(args.kind, seed=args.seed, num_threads=args.threads, **options)
-    synth.fit(_read_csv(args.data), discrete_columns=discrete, target=args.target)
+    synth.fit(_read_csv(args.data), discrete_columns=discrete, target=args.target, schema=schema)
     synth.save(args.out)
     info = synth.report()["fit"]
     print(f"fitted {args.kind} on {info['rows']} rows in {info['fit_seconds']} s -> {args.out}")
+    if "privacy" in info:
+        priv = info["privacy"]
+        print(f"differential privacy: epsilon {priv['epsilon_total']:.3f}, delta {priv['delta']:.3g}")
     return 0
 
 

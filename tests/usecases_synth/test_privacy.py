@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,18 @@ def test_bad_private_input(frame: pd.DataFrame) -> None:
         Synthesizer("tvae", dp_epsilon=1.0, latent_prior="gmm")
     with pytest.raises(ValueError, match="unknown option"):
         Synthesizer("ctgan", dp_epsilon=1.0)
+
+
+def test_cli_private_fit(frame: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from aigc_sdk.cli import main
+
+    data, schema, model = tmp_path / "train.csv", tmp_path / "schema.json", tmp_path / "model"
+    frame.to_csv(data, index=False)
+    schema.write_text(json.dumps(SCHEMA))
+    args = ["synth", "fit", str(data), "--out", str(model), "--target", "Status", "--epochs", "2"]
+    assert main([*args, "--dp-epsilon", "2", "--schema", str(schema), "--option", "hidden=[16]"]) == 0
+    assert "differential privacy: epsilon" in capsys.readouterr().out
+    privacy = json.loads((model / "config.json").read_text())["fit"]["privacy"]
+    assert privacy["epsilon_total"] <= 2.0 * 1.02
+    assert main([*args, "--dp-epsilon", "2"]) != 0
+    assert "schema is required with dp_epsilon" in capsys.readouterr().err
