@@ -153,7 +153,7 @@ def fit_vae_private(
 
 def default_delta(rows: int) -> float:
     """A delta well below ``1 / rows`` (the usual rule): ``min(1e-5, 0.1 / rows)``."""
-    return min(1e-5, 0.1 / max(rows, 1)) if rows > 0 else 1e-5
+    return min(1e-5, 0.1 / max(rows, 1))
 
 
 def check_dp_options(epsilon: Any, delta: Any, max_grad_norm: Any, schema_share: Any) -> None:

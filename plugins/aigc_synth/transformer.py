@@ -124,7 +124,7 @@ class TableTransformer:
         scale = len(df.columns) / epsilon  # Laplace scale of each count: sensitivity 1, budget eps/columns
         self.numeric_encoding, self.columns, self.arrays = "histogram", [], {}
         for i, name in enumerate(df.columns):
-            facts, s = schema[name], df[name]
+            facts, s = schema[str(name)], df[name]
             spec: dict[str, Any] = {"name": str(name), "dtype": str(s.dtype)}
             if "categories" in facts:
                 cats = [_to_json_scalar(v) for v in facts["categories"]]
@@ -425,7 +425,8 @@ def check_schema(df: pd.DataFrame, schema: Any) -> None:
             and lo < hi
         ):
             raise ValueError(f"schema[{name!r}] needs finite numbers min < max, got {lo!r}, {hi!r}")
-        if not pd.api.types.is_numeric_dtype(df[name]) or pd.api.types.is_bool_dtype(df[name]):
+        col = df[df.columns[names.index(name)]]
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
             raise ValueError(f"column {name!r} is not numeric; give schema[{name!r}]['categories'] instead")
 
 
