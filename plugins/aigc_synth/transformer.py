@@ -128,14 +128,7 @@ class TableTransformer:
             spec: dict[str, Any] = {"name": str(name), "dtype": str(s.dtype)}
             if "categories" in facts:
                 cats = [_to_json_scalar(v) for v in facts["categories"]]
-                lookup = {(c if c is not None else "\0nan"): j for j, c in enumerate(cats)}
-                keys = [("\0nan" if _is_missing(v) else _to_json_scalar(v)) for v in s.tolist()]
-                idx = np.array([lookup.get(k, -1) for k in keys], dtype=np.int64)
-                if (idx < 0).any():
-                    bad = keys[int(np.argmax(idx < 0))]
-                    raise ValueError(
-                        f"column {name!r} has a value missing from schema[{name!r}]['categories']: {bad!r}"
-                    )
+                idx = _category_codes(s, cats, f"missing from schema[{name!r}]['categories']")
                 counts = np.bincount(idx, minlength=len(cats)) + rng.laplace(0.0, scale, len(cats))
                 spec.update(
                     role="categorical",
@@ -286,12 +279,7 @@ class TableTransformer:
             s = df[spec["name"]]
             b = next(blocks)
             if spec["role"] == "categorical":
-                lookup = {(c if c is not None else "\0nan"): j for j, c in enumerate(spec["categories"])}
-                keys = [("\0nan" if _is_missing(v) else _to_json_scalar(v)) for v in s.tolist()]
-                idx = np.array([lookup.get(k, -1) for k in keys], dtype=np.int64)
-                if (idx < 0).any():
-                    bad = keys[int(np.argmax(idx < 0))]
-                    raise ValueError(f"column {spec['name']!r} has a category not seen at fit: {bad!r}")
+                idx = _category_codes(s, spec["categories"], "not seen at fit")
                 out[np.arange(len(df)), b.start + idx] = 1.0
                 continue
             x = s.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -391,6 +379,18 @@ class TableTransformer:
         t.arrays = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
         t._layout()
         return t
+
+
+def _category_codes(s: pd.Series, categories: list[Any], unknown: str) -> np.ndarray:
+    """Index of each value of ``s`` in ``categories`` (None = missing); ValueError on the first value
+    not there, saying ``column ... has a category <unknown>``."""
+    lookup = {(c if c is not None else "\0nan"): j for j, c in enumerate(categories)}
+    keys = [("\0nan" if _is_missing(v) else _to_json_scalar(v)) for v in s.tolist()]
+    idx = np.array([lookup.get(k, -1) for k in keys], dtype=np.int64)
+    if (idx < 0).any():
+        bad = keys[int(np.argmax(idx < 0))]
+        raise ValueError(f"column {s.name!r} has a category {unknown}: {bad!r}")
+    return idx
 
 
 def check_schema(df: pd.DataFrame, schema: Any) -> None:
