@@ -22,7 +22,9 @@ from torch import Tensor, nn
 from aigc_synth.networks import BlockLayout, TabularVAE
 
 # RDP orders searched: Opacus' defaults plus larger ones, which few-step, large-epsilon runs need.
-ALPHAS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64)) + [64, 80, 96, 128, 192, 256, 512]
+ALPHAS = (
+    [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64)) + [64, 80, 96, 128, 192, 256, 512, 1024, 2048]
+)
 
 
 def _accountant_tools() -> Any:
@@ -120,9 +122,15 @@ def fit_vae_private(
     n = len(x)
     q = min(1.0, batch_size / n)
     steps = max(1, round(epochs / q))
-    sigma = get_noise_multiplier(
-        target_epsilon=epsilon, target_delta=delta, sample_rate=q, steps=steps, alphas=ALPHAS
-    )
+    try:
+        sigma = get_noise_multiplier(
+            target_epsilon=epsilon, target_delta=delta, sample_rate=q, steps=steps, alphas=ALPHAS
+        )
+    except ValueError as exc:  # Opacus: "The privacy budget is too low."
+        raise ValueError(
+            f"dp_epsilon leaves {epsilon:.4g} for training, too little for {steps} steps at sampling rate "
+            f"{q:.3g} and delta {delta:.3g}; raise dp_epsilon or lower epochs ({exc})"
+        ) from exc
     gen = torch.Generator().manual_seed(seed)
     params = dict(net.named_parameters())
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)

@@ -139,6 +139,8 @@ def test_bad_private_input(frame: pd.DataFrame) -> None:
         dp.fit(frame, schema={**SCHEMA, "group": {"min": 0, "max": 1}})
     with pytest.raises(ValueError, match="disagree"):
         dp.fit(frame, discrete_columns=["group"], schema=SCHEMA)
+    with pytest.raises(ValueError, match="too little for 12 steps"):
+        Synthesizer("tvae", dp_epsilon=1e-3, **FAST).fit(frame, schema=SCHEMA)
     with pytest.raises(ValueError, match="only used with differential privacy"):
         Synthesizer("tvae", **FAST).fit(frame, schema=SCHEMA)
     for bad in (
