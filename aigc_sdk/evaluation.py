@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from aigc_sdk.io import atomic_write_text
 
 DEFAULT_METRICS = ("fid", "kid", "prc", "dc", "cas")
 _MODEL_FILES = ("config.json", "model.safetensors")
@@ -262,19 +263,6 @@ def report_to_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: str | os.PathLike[str], text: str) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(
     report: dict[str, Any],
     *,
@@ -283,9 +271,9 @@ def write_report(
 ) -> None:
     """Write the report as JSON and/or Markdown, each atomically (temp file + rename)."""
     if json_path is not None:
-        _atomic_write(json_path, json.dumps(report, indent=2, sort_keys=True) + "\n")
+        atomic_write_text(json_path, json.dumps(report, indent=2, sort_keys=True) + "\n")
     if markdown_path is not None:
-        _atomic_write(markdown_path, report_to_markdown(report))
+        atomic_write_text(markdown_path, report_to_markdown(report))
 
 
 __all__ = ["DEFAULT_METRICS", "evaluate", "report_to_markdown", "write_report"]

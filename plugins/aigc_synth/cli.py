@@ -89,7 +89,7 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from aigc_synth._io import atomic_write
+    from aigc_sdk.io import atomic_write
     from aigc_synth.synthesizer import Synthesizer
 
     synth = Synthesizer.load(args.model)

@@ -30,7 +30,8 @@ import torch
 from torch import Tensor
 
 from aigc_sdk.interfaces import UseCase
-from aigc_synth._io import atomic_write, write_json
+from aigc_sdk.io import atomic_write
+from aigc_synth._io import write_json
 from aigc_synth.conditions import ConditionSampler
 from aigc_synth.networks import (
     BlockLayout,

@@ -1,0 +1,37 @@
+"""aigc_sdk.io's atomic writers: all or nothing, never a torn or leftover file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aigc_sdk.io import atomic_write, atomic_write_bytes, atomic_write_text, write_json
+
+
+def test_writers_replace_the_file_whole(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "out.bin"
+    atomic_write_bytes(target, b"first")
+    atomic_write_bytes(target, b"second")
+    assert target.read_bytes() == b"second"
+    atomic_write_text(tmp_path / "t.txt", "h\u00e9llo")
+    assert (tmp_path / "t.txt").read_text(encoding="utf-8") == "h\u00e9llo"
+    write_json(tmp_path / "c.json", {"b": 1, "a": [1.5]})
+    assert (tmp_path / "c.json").read_text() == '{\n  "a": [\n    1.5\n  ],\n  "b": 1\n}\n'
+    atomic_write(tmp_path / "cb.txt", lambda tmp: Path(tmp).write_text("via callback"))
+    assert (tmp_path / "cb.txt").read_text() == "via callback"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["c.json", "cb.txt", "out.bin", "sub", "t.txt"]
+
+
+def test_a_failing_writer_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "model.safetensors"
+    target.write_bytes(b"old")
+
+    def half_then_fail(tmp: str) -> None:
+        Path(tmp).write_bytes(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, half_then_fail)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
