@@ -84,9 +84,12 @@ __host__ __device__ inline int64_t n_counters(int64_t n) {
   return (n + philox::kBlockElems - 1) / philox::kBlockElems * 16;
 }
 
+// z, and with `terms` set the per-element KL terms 1 + logvar - mu^2 - exp(logvar) (in the
+// accumulation type A) from the same loads; a deterministic row sum of the terms finishes the KL.
 template <typename T>
-__global__ void reparam_fwd_kernel(const T* __restrict__ mu, const T* __restrict__ lv, T* __restrict__ z, int64_t n,
-                                   uint64_t seed, uint64_t offset) {
+__global__ void reparam_fwd_kernel(const T* __restrict__ mu, const T* __restrict__ lv, T* __restrict__ z,
+                                   at::opmath_type<T>* __restrict__ terms, int64_t n, uint64_t seed,
+                                   uint64_t offset) {
   using A = at::opmath_type<T>;
   const int64_t nc = n_counters(n);
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
@@ -98,7 +101,12 @@ __global__ void reparam_fwd_kernel(const T* __restrict__ mu, const T* __restrict
     for (int k = 0; k < 4; ++k) {
       if (e[k] < n) {
         const A l = static_cast<A>(lv[e[k]]);
-        z[e[k]] = static_cast<T>(static_cast<A>(mu[e[k]]) + static_cast<A>(v[k]) * exp(A(0.5) * l));
+        const A m = static_cast<A>(mu[e[k]]);
+        const A sd = exp(A(0.5) * l);
+        z[e[k]] = static_cast<T>(m + static_cast<A>(v[k]) * sd);
+        if (terms != nullptr) {
+          terms[e[k]] = A(1) + l - m * m - sd * sd;
+        }
       }
     }
   }
@@ -248,19 +256,23 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> reparam_fwd(const at::Tensor& mu_
   const int64_t n = mu.numel();
   const auto [seed, offset] = next_philox(generator, n);
   at::Tensor st = make_rng_state(seed, offset);
+  at::Tensor terms;
+  if (return_kl) {
+    terms = at::empty(mu.sizes(), mu.options().dtype(acc_type(mu.scalar_type())));
+  }
   if (n > 0) {
     auto stream = c10::cuda::getCurrentCUDAStream();
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, mu.scalar_type(), "aigc_reparameterize_cuda", [&] {
+      using A = at::opmath_type<scalar_t>;
       reparam_fwd_kernel<scalar_t><<<blocks_for(n_counters(n)), kThreads, 0, stream>>>(
-          mu.const_data_ptr<scalar_t>(), lv.const_data_ptr<scalar_t>(), z.mutable_data_ptr<scalar_t>(), n, seed, offset);
+          mu.const_data_ptr<scalar_t>(), lv.const_data_ptr<scalar_t>(), z.mutable_data_ptr<scalar_t>(),
+          return_kl ? terms.mutable_data_ptr<A>() : nullptr, n, seed, offset);
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   }
   at::Tensor kl;
   if (return_kl) {
-    const auto acc = acc_type(mu.scalar_type());
-    const at::Tensor m = mu.to(acc), l = lv.to(acc);
-    kl = (-0.5 * (1 + l - m * m - l.exp()).sum(-1)).to(mu.scalar_type());
+    kl = (terms.sum(-1) * -0.5).to(mu.scalar_type());
   } else {
     kl = at::empty({0}, mu.options());
   }
