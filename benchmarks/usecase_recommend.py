@@ -12,7 +12,7 @@ Hyper-parameters are the Recommender's defaults (chosen on the validation users 
 overrides them. Wall and process CPU time of each fit are printed (wall is noisy on a shared machine).
 
     PYTHONPATH=plugins python benchmarks/usecase_recommend.py [--kind multvae|multdae|both] [--threads 1]
-        [--config '{"ensemble": 1}'] [--json out.json]
+        [--config '{"ensemble": 1}'] [--split rng|liang] [--json out.json]
 """
 
 from __future__ import annotations
@@ -55,14 +55,37 @@ def load_positives(min_rating: float = 4.0, min_user_positives: int = 5) -> Any:
     return df[counts >= min_user_positives][["user_id", "item_id"]].reset_index(drop=True)
 
 
-def split(df: Any, seed: int, n_heldout: int = 100, test_prop: float = 0.2) -> dict[str, Any]:
-    """Strong-generalisation split: train matrix, and (fold-in, held-out) for validation and test users."""
+def split(
+    df: Any, seed: int, n_heldout: int = 100, test_prop: float = 0.2, style: str = "rng"
+) -> dict[str, Any]:
+    """Strong-generalisation split: train matrix, and (fold-in, held-out) for validation and test users.
+
+    ``style="rng"`` (the default, fixed before any result was seen): one ``np.random.default_rng(seed)``
+    stream permutes the users (test first, then validation) and picks every held-out user's 20%.
+    ``style="liang"``: the procedure of Liang et al.'s released preprocessing, with ``seed`` in place of
+    their 98765: legacy ``np.random.seed`` + ``permutation`` of the sorted user ids (training users
+    first, then validation, then test), and the seed reset before each held-out group's 20% are drawn.
+    Both are the protocol; they give different users and items, hence different figures.
+    """
     import numpy as np
 
+    if style not in ("rng", "liang"):
+        raise ValueError(f"style must be 'rng' or 'liang', got {style!r}")
     rng = np.random.default_rng(seed)
-    users = df["user_id"].unique()
-    users = users[rng.permutation(len(users))]
-    test_u, val_u, train_u = users[:n_heldout], users[n_heldout : 2 * n_heldout], users[2 * n_heldout :]
+    if style == "rng":
+        users = df["user_id"].unique()
+        users = users[rng.permutation(len(users))]
+        test_u, val_u, train_u = users[:n_heldout], users[n_heldout : 2 * n_heldout], users[2 * n_heldout :]
+    else:
+        np.random.seed(seed)
+        users = np.sort(df["user_id"].unique())
+        users = users[np.random.permutation(users.size)]
+        n = users.size
+        train_u, val_u, test_u = (
+            users[: n - 2 * n_heldout],
+            users[n - 2 * n_heldout : n - n_heldout],
+            users[n - n_heldout :],
+        )
     train = df[df["user_id"].isin(train_u)]
     items = np.sort(train["item_id"].unique())
     col = {it: j for j, it in enumerate(items)}
@@ -70,11 +93,16 @@ def split(df: Any, seed: int, n_heldout: int = 100, test_prop: float = 0.2) -> d
     def matrices(us: Any) -> tuple[Any, Any]:
         part = df[df["user_id"].isin(us) & df["item_id"].isin(col)]
         fold, held = np.zeros((len(us), len(items)), np.float32), np.zeros((len(us), len(items)), np.float32)
+        if style == "liang":
+            np.random.seed(seed)
         for r, (_, g) in enumerate(part.groupby("user_id")):
             cols = np.array([col[i] for i in g["item_id"]])
             n_held = int(test_prop * len(cols)) if len(cols) >= 5 else 0
             pick = np.zeros(len(cols), bool)
-            pick[rng.choice(len(cols), n_held, replace=False)] = True
+            if style == "liang":
+                pick[np.random.choice(len(cols), size=n_held, replace=False)] = True
+            else:
+                pick[rng.choice(len(cols), n_held, replace=False)] = True
             held[r, cols[pick]] = 1.0
             fold[r, cols[~pick]] = 1.0
         return fold, held
@@ -104,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--config", default="{}", help="JSON dict of Recommender options")
     parser.add_argument("--json", dest="json_out")
+    parser.add_argument(
+        "--split",
+        choices=["rng", "liang"],
+        default="rng",
+        help="how users and held-out items are drawn (see split()); rng is the default",
+    )
     args = parser.parse_args(argv)
     import torch
 
@@ -114,11 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"ml-100k positives: {len(df)} rows, {df['user_id'].nunique()} users, "
         f"{df['item_id'].nunique()} items; "
-        f"threads={args.threads}"
+        f"threads={args.threads}; split={args.split}"
     )
     seeds = [int(s) for s in args.seeds.split(",")]
-    splits = {s: split(df, s) for s in seeds}
-    results: dict[str, Any] = {"threads": args.threads, "anchors": ANCHORS, "bar": BAR}
+    splits = {s: split(df, s, style=args.split) for s in seeds}
+    results: dict[str, Any] = {"split": args.split, "threads": args.threads, "anchors": ANCHORS, "bar": BAR}
     pop = [popularity(sp["train"], *sp["test"]) for sp in splits.values()]
     results["popularity"] = pop
     print(

@@ -38,3 +38,28 @@ def test_ml100k_protocol_seed0() -> None:
     rec = Recommender("multdae", epochs=30, seed=0).fit(sp["train"], validation=sp["val"])
     m = rec.evaluate(*sp["test"], ks=(20, 100))
     assert m["ndcg@100"] > 0.35 and m["recall@20"] > 0.3, m
+
+
+@pytest.mark.parametrize("style", ["rng", "liang"])
+def test_strong_generalisation_split(style: str) -> None:
+    import numpy as np
+    import pandas as pd
+    import usecase_recommend as proto
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"user_id": rng.integers(0, 300, 6000), "item_id": rng.integers(0, 80, 6000)})
+    df = df.drop_duplicates().reset_index(drop=True)
+    sp = proto.split(df, 3, n_heldout=20, style=style)
+    n_items = len(sp["items"])
+    assert sp["train"].shape == (300 - 40, n_items)
+    for fold, held in (sp["val"], sp["test"]):
+        assert fold.shape == held.shape == (20, n_items)
+        assert not (fold * held).any()  # disjoint fold-in and held-out items
+        both = fold + held
+        np.testing.assert_array_equal(held.sum(1), np.floor(0.2 * both.sum(1)))  # 20% held out, rounded down
+    again = proto.split(df, 3, n_heldout=20, style=style)
+    np.testing.assert_array_equal(again["test"][1], sp["test"][1])  # reproducible under the seed
+    other = proto.split(df, 3, n_heldout=20, style="liang" if style == "rng" else "rng")
+    assert not np.array_equal(other["test"][0], sp["test"][0])
+    with pytest.raises(ValueError, match="style"):
+        proto.split(df, 3, style="random")
