@@ -44,18 +44,31 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+def _default_file_mode() -> int:
+    """What ``open(path, "w")`` would give a new file: 0o666 less the process umask."""
+    mask = os.umask(0)  # the only way to read the umask; set back at once (at import time)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_NEW_FILE_MODE = _default_file_mode()
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
     """Call ``write(tmp)`` to fill a temporary file next to ``path``, then move it onto ``path``.
 
     For writers that want a file name (``safetensors.torch.save_file``, ``DataFrame.to_csv``): the
     file is fsynced before ``os.replace``, and removed if ``write`` raises, so ``path`` holds either
-    its old content or the complete new one.
+    its old content or the complete new one. The file gets the permissions of the one it replaces, or
+    those of a newly created file (not ``mkstemp``'s owner-only 0600).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o7777 if path.exists() else _NEW_FILE_MODE
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, mode)
         write(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())

@@ -35,3 +35,15 @@ def test_a_failing_writer_leaves_the_old_file_and_no_temp(tmp_path: Path) -> Non
         atomic_write(target, half_then_fail)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def test_permissions_are_those_of_a_normal_file(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "plain.txt").write_text("x")  # what open() gives under this process's umask
+    atomic_write_text(tmp_path / "new.txt", "x")
+    assert (tmp_path / "new.txt").stat().st_mode & 0o777 == (tmp_path / "plain.txt").stat().st_mode & 0o777
+    (tmp_path / "kept.txt").write_text("old")
+    os.chmod(tmp_path / "kept.txt", 0o640)
+    atomic_write_text(tmp_path / "kept.txt", "new")  # a replaced file keeps its permissions
+    assert (tmp_path / "kept.txt").stat().st_mode & 0o777 == 0o640
