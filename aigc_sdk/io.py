@@ -100,6 +100,55 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
 
 
+# --------------------------------------------------------------------------- artifacts
+
+
+def save_artifact(
+    directory: str | os.PathLike[str], tensors: dict[str, torch.Tensor], config: dict[str, Any]
+) -> Path:
+    """Save a fitted object as ``model.safetensors`` (``tensors``) + ``config.json`` (``config``).
+
+    Weights are written first and the config last, each atomically, so a directory holding a
+    ``config.json`` is complete. ``config`` must be JSON without NaN or infinity (ValueError).
+    Returns the directory. Models, use-cases and plugins share this layout; nothing is pickled.
+    """
+    from safetensors.torch import save
+
+    try:
+        text = json.dumps(config, indent=2, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"config is not plain JSON (no NaN/inf, str keys): {exc}") from exc
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    contiguous = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    atomic_write_bytes(directory / WEIGHTS_FILE, save(contiguous, metadata={"format": "pt"}))
+    atomic_write_text(directory / CONFIG_FILE, text)  # last: its presence marks a complete save
+    return directory
+
+
+def load_artifact(
+    directory: str | os.PathLike[str], fmt: str, what: str = "artifact"
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read what :func:`save_artifact` wrote: ``(config, tensors)``.
+
+    FileNotFoundError when either file is missing; ValueError when ``config["format"]`` is not
+    ``fmt`` (the directory holds something else). ``what`` names the object in those messages.
+    """
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    cfg_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
+    if not cfg_path.is_file() or not weights_path.is_file():
+        raise FileNotFoundError(
+            f"no saved {what} in {str(directory)!r}: {CONFIG_FILE} + {WEIGHTS_FILE} expected"
+        )
+    config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    if not isinstance(config, dict) or config.get("format") != fmt:
+        found = config.get("format") if isinstance(config, dict) else None
+        raise ValueError(f"{directory} does not hold a saved {what} (format {found!r}, expected {fmt!r})")
+    return config, load_file(str(weights_path))
+
+
 # --------------------------------------------------------------------------- models
 
 
@@ -151,14 +200,7 @@ def write_model_files(
     model: GenerativeModel, directory: str | os.PathLike[str], name: str | None = None
 ) -> None:
     """Write ``model.safetensors`` then ``config.json`` (each atomically) into ``directory``."""
-    from safetensors.torch import save
-
-    record = model_record(model, name)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(directory / WEIGHTS_FILE, save(state_tensors(model), metadata={"format": "pt"}))
-    # config.json last: its presence marks a complete save.
-    write_json(directory / CONFIG_FILE, record)
+    save_artifact(directory, state_tensors(model), model_record(model, name))
 
 
 def save_model(model: GenerativeModel, directory: str | os.PathLike[str], *, name: str | None = None) -> Path:

@@ -228,18 +228,15 @@ class Detector(UseCase):
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path) -> Path:
         """Write ``config.json`` + ``model.safetensors`` atomically (no pickle)."""
-        from safetensors.torch import save
-
-        from aigc_sdk.io import atomic_write_bytes, write_json
+        from aigc_sdk.io import save_artifact
 
         self._check_fitted()
         assert self.net is not None and self.gaussian is not None
-        directory = Path(directory)
         prep_cfg, tensors = self.preprocessor.state()
-        tensors.update({f"net.{k}": v.detach().contiguous() for k, v in self.net.state_dict().items()})
+        tensors.update({f"net.{k}": v for k, v in self.net.state_dict().items()})
         assert self.gaussian.mean is not None and self.gaussian.precision is not None
-        tensors["gauss.mean"] = self.gaussian.mean.contiguous()
-        tensors["gauss.precision"] = self.gaussian.precision.contiguous()
+        tensors["gauss.mean"] = self.gaussian.mean
+        tensors["gauss.precision"] = self.gaussian.precision
         meta = {
             "format": FORMAT,
             "version": 1,
@@ -249,24 +246,14 @@ class Detector(UseCase):
             "threshold": self.threshold,
             "report": self._report,
         }
-        # weights first, config last: a directory with a config.json is complete
-        atomic_write_bytes(directory / "model.safetensors", save(tensors))
-        write_json(directory / "config.json", meta)
-        return directory
+        return save_artifact(directory, tensors, meta)
 
     @classmethod
     def load(cls, directory: str | Path) -> Detector:
         """Rebuild a detector written by :meth:`save`."""
-        from safetensors.torch import load_file
+        from aigc_sdk.io import load_artifact
 
-        directory = Path(directory)
-        cfg_path = directory / "config.json"
-        if not cfg_path.is_file():
-            raise FileNotFoundError(f"no config.json in {directory}")
-        meta = json.loads(cfg_path.read_text())
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{directory} does not hold an anomaly detector (format {meta.get('format')!r})")
-        tensors = load_file(str(directory / "model.safetensors"))
+        meta, tensors = load_artifact(directory, FORMAT, "anomaly detector")
         det = cls(**meta["config"])
         det.preprocessor = Preprocessor.from_state(meta["preprocessor"], tensors)
         c = det.config

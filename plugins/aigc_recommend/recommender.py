@@ -320,17 +320,13 @@ class Recommender(UseCase):
         """Write ``config.json`` + ``model.safetensors`` atomically (no pickle).
 
         Item ids are stored in JSON, so they must be JSON types (int / str)."""
-        from safetensors.torch import save
-
-        from aigc_sdk.io import atomic_write_bytes, write_json
+        from aigc_sdk.io import save_artifact
 
         items = self._items()
         assert self.net is not None
         bad = [i for i in items.ids[:1000] if not isinstance(i, (int, str))]
         if bad:
             raise ValueError(f"item ids must be int or str to be saved, got {type(bad[0]).__name__}")
-        directory = Path(directory)
-        tensors = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
         meta = {
             "format": FORMAT,
             "version": 2,
@@ -339,22 +335,14 @@ class Recommender(UseCase):
             "n_items": len(items),
             "report": self.report(),
         }
-        atomic_write_bytes(directory / "model.safetensors", save(tensors))
-        write_json(directory / "config.json", meta)  # written last: its presence marks a complete save
-        return directory
+        return save_artifact(directory, dict(self.net.state_dict()), meta)
 
     @classmethod
     def load(cls, directory: str | Path) -> Recommender:
         """Rebuild a recommender written by :meth:`save` (training histories are not stored)."""
-        from safetensors.torch import load_file
+        from aigc_sdk.io import load_artifact
 
-        directory = Path(directory)
-        path = directory / "config.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"no config.json in {directory}")
-        meta = json.loads(path.read_text())
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{directory} does not hold a recommender (format {meta.get('format')!r})")
+        meta, tensors = load_artifact(directory, FORMAT, "recommender")
         # version-1 saves hold a single network; version-2 saves before dae_members had none
         rec = cls(**{"ensemble": 1, "dae_members": 0, **meta["config"]})
         c = rec.config
@@ -364,7 +352,7 @@ class Recommender(UseCase):
             for kind in _member_kinds(c)
         ]
         rec.net = nets[0] if len(nets) == 1 else MultEnsemble(nets)
-        rec.net.load_state_dict(load_file(str(directory / "model.safetensors")))
+        rec.net.load_state_dict(tensors)
         rec.net.eval()
         rec._report = meta.get("report", {})
         return rec

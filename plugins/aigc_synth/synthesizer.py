@@ -15,13 +15,11 @@ ever pickled. Fitting and sampling are bitwise reproducible on CPU for a given s
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,8 +28,6 @@ import torch
 from torch import Tensor
 
 from aigc_sdk.interfaces import UseCase
-from aigc_sdk.io import atomic_write
-from aigc_synth._io import write_json
 from aigc_synth.conditions import ConditionSampler
 from aigc_synth.networks import (
     BlockLayout,
@@ -478,19 +474,17 @@ class Synthesizer(UseCase):
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | os.PathLike[str]) -> None:
         """Write ``model.safetensors`` then ``config.json`` (each atomically) to ``directory``."""
-        from safetensors.torch import save_file
+        from aigc_sdk.io import save_artifact
 
         if self.transformer is None or self.net is None:
             raise RuntimeError("nothing to save: call fit() first")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         tconfig, tarrays = self.transformer.state()
-        tensors = {f"net.{k}": v.detach().contiguous() for k, v in self.net.state_dict().items()}
+        tensors = {f"net.{k}": v for k, v in self.net.state_dict().items()}
         tensors.update(
             {f"transformer.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in tarrays.items()}
         )
         if self.prior is not None:
-            tensors.update({f"prior.{k}": v.contiguous() for k, v in self.prior.items()})
+            tensors.update({f"prior.{k}": v for k, v in self.prior.items()})
         config = {
             "format": FORMAT,
             "kind": self.kind,
@@ -505,24 +499,14 @@ class Synthesizer(UseCase):
             if self.cond_sampler is None
             else [f.tolist() for f in self.cond_sampler.freqs],
         }
-        atomic_write(directory / "model.safetensors", lambda tmp: save_file(tensors, tmp))
-        write_json(directory / "config.json", config)
+        save_artifact(directory, tensors, config)
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> Synthesizer:
         """Rebuild a fitted synthesizer saved by :meth:`save` (no pickle involved)."""
-        from safetensors.torch import load_file
+        from aigc_sdk.io import load_artifact
 
-        directory = Path(directory)
-        cfg_path, weights_path = directory / "config.json", directory / "model.safetensors"
-        if not cfg_path.is_file() or not weights_path.is_file():
-            raise FileNotFoundError(
-                f"{directory} has no config.json + model.safetensors saved by Synthesizer"
-            )
-        config = json.loads(cfg_path.read_text(encoding="utf-8"))
-        if config.get("format") != FORMAT:
-            raise ValueError(f"{cfg_path} is not an {FORMAT} file (format={config.get('format')!r})")
-        tensors = load_file(str(weights_path))
+        config, tensors = load_artifact(directory, FORMAT, "Synthesizer")
         self = cls(config["kind"], seed=config["seed"], **config["params"])
         self.target, self.discrete_columns, self.fit_info = (
             config["target"],

@@ -47,3 +47,22 @@ def test_permissions_are_those_of_a_normal_file(tmp_path: Path) -> None:
     os.chmod(tmp_path / "kept.txt", 0o640)
     atomic_write_text(tmp_path / "kept.txt", "new")  # a replaced file keeps its permissions
     assert (tmp_path / "kept.txt").stat().st_mode & 0o777 == 0o640
+
+
+def test_artifact_round_trip_and_errors(tmp_path: Path) -> None:
+    import torch
+
+    from aigc_sdk.io import load_artifact, save_artifact
+
+    w = torch.arange(6.0).reshape(2, 3).t()  # non-contiguous: saved contiguous
+    save_artifact(tmp_path / "a", {"w": w, "b": torch.zeros(2)}, {"format": "demo/1", "k": [1, "x"]})
+    config, tensors = load_artifact(tmp_path / "a", "demo/1", "demo")
+    assert config == {"format": "demo/1", "k": [1, "x"]}
+    torch.testing.assert_close(tensors["w"], w)
+    with pytest.raises(ValueError, match="expected 'other/1'"):
+        load_artifact(tmp_path / "a", "other/1", "demo")
+    with pytest.raises(FileNotFoundError, match="no saved demo"):
+        load_artifact(tmp_path / "missing", "demo/1", "demo")
+    with pytest.raises(ValueError, match="not plain JSON"):
+        save_artifact(tmp_path / "nan", {"w": w}, {"format": "demo/1", "loss": float("nan")})
+    assert not (tmp_path / "nan" / "model.safetensors").exists()  # nothing half-written
