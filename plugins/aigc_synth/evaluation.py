@@ -119,6 +119,14 @@ def to_markdown(report: dict[str, Any]) -> str:
         f"- target: {fit.get('target')}",
         f"- fit time: {fit.get('fit_seconds')} s on {fit.get('threads')} thread(s)",
     ]
+    dp = fit.get("privacy")
+    if dp:
+        lines.append(
+            f"- differential privacy: epsilon {dp['epsilon_total']:.3f} "
+            f"(encoding {dp['epsilon_schema']:.3f}), delta {dp['delta']:.3g}; "
+            f"DP-SGD noise multiplier {dp['noise_multiplier']:.3g}, "
+            f"clip {dp['max_grad_norm']:g}, {dp['steps']} steps at sampling rate {dp['sample_rate']:.3g}"
+        )
     ev = report.get("evaluation")
     if ev:
         q, d = ev["quality"], ev["detection"]

@@ -94,6 +94,10 @@ def test_private_fit_reports_epsilon_and_samples_within_schema(private_tvae: Syn
     assert privacy["delta"] == pytest.approx(min(1e-5, 0.1 / 400))
     assert privacy["noise_multiplier"] > 0.5 and privacy["steps"] == 12
     assert private_tvae.report()["fit"]["final_losses"] == {}
+    from aigc_synth.evaluation import to_markdown
+
+    md = to_markdown(private_tvae.report())
+    assert f"differential privacy: epsilon {privacy['epsilon_total']:.3f}" in md
     out = private_tvae.sample(300, seed=3)
     assert out["age"].between(18, 80).all() and (out["age"] == out["age"].round()).all()
     assert out["income"].dropna().between(0, 200).all()
