@@ -20,7 +20,7 @@ def register_use_cases(register: Any) -> None:
     register(
         "recommend",
         "aigc_recommend.recommender:Recommender",
-        summary="Mult-VAE / Mult-DAE top-K recommender with fold-in for new users",
+        summary="Mult-VAE / Mult-DAE (+ linear item autoencoder) top-K recommender with fold-in",
         task="recommendation",
     )
 

@@ -24,7 +24,11 @@ def _fit(args: argparse.Namespace) -> int:
     from aigc_sdk.io import write_json
 
     df = _read(args.data, args.sep)
-    options = {} if args.epochs is None else {"epochs": args.epochs}  # default: the Recommender's
+    options: dict[str, Any] = {}  # unset options keep the Recommender's defaults
+    if args.epochs is not None:
+        options["epochs"] = args.epochs
+    if args.linear_weight is not None:
+        options["linear_weight"] = args.linear_weight
     rec = Recommender(args.kind, seed=args.seed, **options)
     rec.fit(
         df,
@@ -94,6 +98,12 @@ def add_parser(subparsers: Any) -> None:
     f.add_argument("--out", required=True, help="directory for config.json + model.safetensors + report.json")
     f.add_argument("--kind", choices=["multvae", "multdae"], default="multvae")
     f.add_argument("--epochs", type=int, help="training epochs (default: the Recommender's default)")
+    f.add_argument(
+        "--linear-weight",
+        type=float,
+        help="share of the linear item autoencoder in the ranking, in [0, 1) (default: the Recommender's; "
+        "0 = the networks alone)",
+    )
     _common(f)
     f.set_defaults(func=_fit)
     e = sub.add_parser("eval", help="Recall@K / NDCG@K on users of a file (80%% fold-in, 20%% held out)")

@@ -1,4 +1,5 @@
-"""Mult-VAE and Mult-DAE networks (Liang et al. 2018) on the SDK's Encoder/Decoder interfaces.
+"""Mult-VAE and Mult-DAE networks (Liang et al. 2018) on the SDK's Encoder/Decoder interfaces, and
+the scorers that combine them (ensembles, and blends with the linear item autoencoder).
 
 Input: a user's binary item vector, L2-normalised, with dropout (the "denoising" corruption).
 Output: item logits; the multinomial log-likelihood is ``sum(x * log_softmax(logits))``.
@@ -12,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from aigc_recommend.linear import ItemLinearAE
 from aigc_sdk.interfaces import Decoder, Encoder
 
 
@@ -124,3 +126,31 @@ class MultEnsemble(nn.Module):
         """Log mean member probability per item (deterministic, like :meth:`MultNet.scores`)."""
         probs = torch.stack([F.softmax(m.scores(x), dim=1) for m in self.members]).mean(0)
         return probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
+
+
+def _standardise(s: Tensor) -> Tensor:
+    """Per-user z-scores of item scores (a constant row becomes zeros)."""
+    std, mean = torch.std_mean(s, dim=1, keepdim=True)
+    return (s - mean) / std.clamp_min(torch.finfo(s.dtype).tiny)
+
+
+class BlendedScorer(nn.Module):
+    """``(1 - weight) * z(neural) + weight * z(linear)``: per-user standardised scores of a Mult-VAE /
+    Mult-DAE (or ensemble) and of an :class:`~aigc_recommend.linear.ItemLinearAE`, mixed.
+
+    The two models err differently (a low-rank non-linear code vs. item-to-item co-occurrence), so the
+    mix ranks better than either; standardising first makes ``weight`` independent of score scales.
+    """
+
+    def __init__(self, neural: MultNet | MultEnsemble, linear: ItemLinearAE, weight: float) -> None:
+        super().__init__()
+        if not 0.0 < weight < 1.0:
+            raise ValueError(f"weight must be in (0, 1), got {weight}")
+        self.neural, self.linear, self.weight = neural, linear, float(weight)
+
+    @torch.no_grad()
+    def scores(self, x: Tensor) -> Tensor:
+        """Mixed standardised scores (deterministic, like :meth:`MultNet.scores`)."""
+        neural = _standardise(self.neural.scores(x))
+        linear = _standardise(self.linear.scores(x)).to(neural.dtype)
+        return (1.0 - self.weight) * neural + self.weight * linear

@@ -25,6 +25,7 @@ FAST = {
     "anneal_steps": 50,
     "ensemble": 1,
     "dae_members": 0,
+    "linear_weight": 0.0,
 }
 
 
@@ -174,6 +175,51 @@ def test_mixed_vae_dae_ensemble_round_trips(tmp_path, data: dict[str, np.ndarray
         Recommender(dae_members=-1)
 
 
+def test_linear_autoencoder_solves_each_items_constrained_ridge() -> None:
+    from aigc_recommend.linear import ItemLinearAE
+
+    x = torch.from_numpy(block_matrix(seed=3, users=50, items=12))
+    lin = ItemLinearAE.fit(x, l2=7.0)
+    b = lin.weight.double()
+    assert torch.all(b.diagonal() == 0)
+    xd = x.double()
+    for j in range(x.shape[1]):  # column j: ridge regression of item j on all other items
+        rest = [k for k in range(x.shape[1]) if k != j]
+        a = xd[:, rest]
+        want = torch.linalg.solve(a.T @ a + 7.0 * torch.eye(len(rest), dtype=torch.float64), a.T @ xd[:, j])
+        assert torch.allclose(b[rest, j], want, atol=1e-5), j
+    assert torch.allclose(lin.scores(x[:3]), x[:3] @ lin.weight)
+    with pytest.raises(ValueError, match="l2"):
+        ItemLinearAE.fit(x, l2=0.0)
+
+
+def test_blend_with_linear_autoencoder_round_trips(tmp_path, data: dict[str, np.ndarray]) -> None:
+    from aigc_recommend.networks import BlendedScorer, MultNet
+
+    cfg = {**FAST, "linear_weight": 0.3, "linear_l2": 20.0}
+    rec = Recommender("multvae", **cfg).fit(data["train"], validation=data["val"])
+    assert isinstance(rec.net, BlendedScorer) and isinstance(rec.net.neural, MultNet)
+    pure = Recommender("multvae", **FAST).fit(data["train"], validation=data["val"])
+    fold = data["test"][0]
+    x = torch.from_numpy(fold)
+    z = [
+        (s - s.mean(1, keepdim=True)) / s.std(1, keepdim=True)
+        for s in (pure.net.scores(x), x @ rec.net.linear.weight)
+    ]
+    assert torch.allclose(
+        torch.from_numpy(rec.score_matrix(fold, exclude_seen=False)), 0.7 * z[0] + 0.3 * z[1], atol=1e-5
+    )
+    assert rec.report()["validation_ndcg@100"] == pytest.approx(
+        ndcg_at_k(torch.from_numpy(rec.score_matrix(data["val"][0])), torch.from_numpy(data["val"][1]), 100)
+    )
+    rec.save(tmp_path / "blend")
+    loaded = Recommender.load(tmp_path / "blend")
+    assert loaded.config["linear_weight"] == 0.3 and isinstance(loaded.net, BlendedScorer)
+    assert np.array_equal(loaded.score_matrix(fold), rec.score_matrix(fold))
+    with pytest.raises(ValueError, match="linear_weight"):  # items x items would not fit
+        Recommender(**{**FAST, "linear_weight": 0.2}).fit(np.eye(2, 20_001, dtype=np.float32))
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [
@@ -197,6 +243,9 @@ def test_bad_input_raises_value_error(fitted: Recommender, call, match: str) -> 
         (lambda: Recommender("ease"), "kind"),
         (lambda: Recommender(dropout=1.0), "dropout"),
         (lambda: Recommender(epochs=0), "epochs"),
+        (lambda: Recommender(linear_weight=1.0), "linear_weight"),
+        (lambda: Recommender(linear_weight=-0.1), "linear_weight"),
+        (lambda: Recommender(linear_l2=0.0), "linear_l2"),
         (lambda: Recommender(**FAST).fit(np.zeros((0, 4))), "non-empty"),
         (lambda: Recommender(**FAST).fit(np.full((3, 4), np.nan)), "NaN"),
         (lambda: Recommender(**FAST).fit(np.ones((4, 4)), nonsense=1), "unknown options"),
@@ -239,3 +288,9 @@ def test_cli_fit_and_eval(tmp_path) -> None:
     args = parser.parse_args(["recommend", "eval", str(model), str(path), "--report", str(report)])
     assert args.func(args) == 0
     assert 0 <= json.loads(report.read_text())["evaluation"]["ndcg@100"] <= 1
+    assert json.loads((model / "config.json").read_text())["config"]["linear_weight"] == 0.2  # default
+    args = parser.parse_args(
+        ["recommend", "fit", str(path), "--out", str(model), "--epochs", "2", "--linear-weight", "0"]
+    )
+    assert args.func(args) == 0
+    assert json.loads((model / "config.json").read_text())["config"]["linear_weight"] == 0.0
