@@ -20,7 +20,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.stamp-deps: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet "$(TORCH_SPEC)" "setuptools>=69" wheel ninja
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)" "setuptools>=77" wheel ninja
 	touch $@
 
 # Editable install: builds aigc_sdk._C (CPU kernels; CUDA kernels too when nvcc and a CUDA
