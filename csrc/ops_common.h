@@ -47,6 +47,18 @@ inline int64_t check_lrelu_args(const at::Tensor& x, const std::optional<at::Ten
   return d;
 }
 
+// Checks fused_leaky_relu_backward's arguments (out is the forward's output) and returns the
+// normalised dim.
+inline int64_t check_lrelu_bwd_args(const at::Tensor& grad, const at::Tensor& out, double slope, double scale,
+                                    int64_t dim, std::optional<double> clamp) {
+  const int64_t d = check_lrelu_args(out, std::nullopt, slope, scale, dim, clamp);
+  check_floating(grad, "grad");
+  check_same_device(out, "out", grad, "grad");
+  TORCH_CHECK_VALUE(grad.sizes() == out.sizes(), "grad must have the shape of out ", out.sizes(), ", got ",
+                    grad.sizes());
+  return d;
+}
+
 // A dense, non-overlapping view of t (t itself when it already is one, e.g. contiguous or
 // channels_last), so kernels can walk memory linearly and outputs keep the input's layout.
 inline at::Tensor dense(const at::Tensor& t) {
@@ -100,6 +112,29 @@ inline std::vector<int64_t> kl_shape(const at::Tensor& mu, bool return_kl) {
     s.pop_back();
   }
   return s;
+}
+
+// Checks reparameterize_backward's arguments; mu is needed (and checked) only with grad_kl.
+inline void check_reparam_bwd_args(const at::Tensor& grad_z, const std::optional<at::Tensor>& grad_kl,
+                                   const std::optional<at::Tensor>& mu, const at::Tensor& logvar) {
+  check_floating(logvar, "logvar");
+  check_floating(grad_z, "grad_z");
+  check_same_device(logvar, "logvar", grad_z, "grad_z");
+  TORCH_CHECK_VALUE(grad_z.sizes() == logvar.sizes(), "grad_z must have the shape of logvar ", logvar.sizes(),
+                    ", got ", grad_z.sizes());
+  if (!grad_kl.has_value() || !grad_kl->defined()) {
+    return;
+  }
+  TORCH_CHECK_VALUE(mu.has_value() && mu->defined(), "reparameterize_backward needs mu with grad_kl");
+  check_floating(*mu, "mu");
+  check_floating(*grad_kl, "grad_kl");
+  check_same_device(logvar, "logvar", *mu, "mu");
+  check_same_device(logvar, "logvar", *grad_kl, "grad_kl");
+  TORCH_CHECK_VALUE(mu->sizes() == logvar.sizes(), "mu must have the shape of logvar ", logvar.sizes(), ", got ",
+                    mu->sizes());
+  const std::vector<int64_t> want = kl_shape(logvar, true);
+  TORCH_CHECK_VALUE(grad_kl->sizes() == at::IntArrayRef(want), "grad_kl must have shape logvar.shape[:-1] = ",
+                    at::IntArrayRef(want), ", got ", grad_kl->sizes());
 }
 
 inline void check_rng_state(const at::Tensor& st) {

@@ -91,11 +91,7 @@ at::Tensor lrelu_fwd(const at::Tensor& x_, const std::optional<at::Tensor>& bias
 std::tuple<at::Tensor, at::Tensor> lrelu_bwd(const at::Tensor& grad, const at::Tensor& out_, double slope,
                                              double scale, int64_t dim, std::optional<double> clamp,
                                              bool bias_grad) {
-  const int64_t d = check_lrelu_args(out_, std::nullopt, slope, scale, dim, clamp);
-  check_floating(grad, "grad");
-  check_same_device(out_, "out", grad, "grad");
-  TORCH_CHECK_VALUE(grad.sizes() == out_.sizes(), "grad must have the shape of out ", out_.sizes(), ", got ",
-                    grad.sizes());
+  const int64_t d = check_lrelu_bwd_args(grad, out_, slope, scale, dim, clamp);
   const at::Tensor out = dense(out_);
   // A gradient broadcast from one value (e.g. the expand of y.sum()'s backward) is read as a scalar
   // instead of being materialised.
@@ -162,10 +158,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> reparam_fwd(const at::Tensor& mu_
 std::tuple<at::Tensor, at::Tensor> reparam_bwd(const at::Tensor& grad_z, const std::optional<at::Tensor>& grad_kl,
                                                const std::optional<at::Tensor>& mu_, const at::Tensor& logvar_,
                                                const at::Tensor& rng_state) {
-  check_floating(logvar_, "logvar");
-  check_floating(grad_z, "grad_z");
-  TORCH_CHECK_VALUE(grad_z.sizes() == logvar_.sizes(), "grad_z must have the shape of logvar");
-  check_same_device(logvar_, "logvar", grad_z, "grad_z");
+  check_reparam_bwd_args(grad_z, grad_kl, mu_, logvar_);
   const auto [seed, offset] = read_rng_state(rng_state);
   const bool kl = grad_kl.has_value() && grad_kl->defined();
   const at::Tensor lv = logvar_.contiguous();
@@ -174,12 +167,8 @@ std::tuple<at::Tensor, at::Tensor> reparam_bwd(const at::Tensor& grad_z, const s
   at::Tensor dmu = at::empty({0}, lv.options());
   at::Tensor mu, dkl;
   if (kl) {
-    TORCH_CHECK_VALUE(mu_.has_value() && mu_->defined(), "reparameterize_backward needs mu with grad_kl");
     mu = mu_->to(lv.scalar_type()).contiguous();
     dkl = grad_kl->to(lv.scalar_type()).contiguous();
-    TORCH_CHECK_VALUE(mu.sizes() == lv.sizes(), "mu must have the shape of logvar");
-    TORCH_CHECK_VALUE(dkl.numel() * std::max<int64_t>(lv.dim() == 0 ? 1 : lv.size(-1), 1) >= lv.numel(),
-                      "grad_kl must have shape logvar.shape[:-1]");
     dmu = empty_output(lv);
   }
   if (lv.numel() == 0) {

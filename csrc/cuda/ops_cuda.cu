@@ -192,11 +192,7 @@ at::Tensor lrelu_fwd(const at::Tensor& x_, const std::optional<at::Tensor>& bias
 std::tuple<at::Tensor, at::Tensor> lrelu_bwd(const at::Tensor& grad, const at::Tensor& out_, double slope,
                                              double scale, int64_t dim, std::optional<double> clamp,
                                              bool bias_grad) {
-  const int64_t d = check_lrelu_args(out_, std::nullopt, slope, scale, dim, clamp);
-  check_floating(grad, "grad");
-  check_same_device(out_, "out", grad, "grad");
-  TORCH_CHECK_VALUE(grad.sizes() == out_.sizes(), "grad must have the shape of out ", out_.sizes(), ", got ",
-                    grad.sizes());
+  const int64_t d = check_lrelu_bwd_args(grad, out_, slope, scale, dim, clamp);
   const c10::cuda::CUDAGuard guard(out_.device());
   const at::Tensor out = dense(out_);
   const at::Tensor g = like_layout(grad.to(out.scalar_type()), out);
@@ -282,10 +278,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> reparam_fwd(const at::Tensor& mu_
 std::tuple<at::Tensor, at::Tensor> reparam_bwd(const at::Tensor& grad_z, const std::optional<at::Tensor>& grad_kl,
                                                const std::optional<at::Tensor>& mu_, const at::Tensor& logvar_,
                                                const at::Tensor& rng_state) {
-  check_floating(logvar_, "logvar");
-  check_floating(grad_z, "grad_z");
-  TORCH_CHECK_VALUE(grad_z.sizes() == logvar_.sizes(), "grad_z must have the shape of logvar");
-  check_same_device(logvar_, "logvar", grad_z, "grad_z");
+  check_reparam_bwd_args(grad_z, grad_kl, mu_, logvar_);
   const c10::cuda::CUDAGuard guard(logvar_.device());
   const auto [seed, offset] = read_rng_state(rng_state);
   const bool kl = grad_kl.has_value() && grad_kl->defined();
@@ -295,7 +288,6 @@ std::tuple<at::Tensor, at::Tensor> reparam_bwd(const at::Tensor& grad_z, const s
   at::Tensor dmu = at::empty({0}, lv.options());
   at::Tensor mu, dkl;
   if (kl) {
-    TORCH_CHECK_VALUE(mu_.has_value() && mu_->defined(), "reparameterize_backward needs mu with grad_kl");
     mu = mu_->to(lv.scalar_type()).contiguous();
     dkl = grad_kl->to(lv.scalar_type()).contiguous();
     dmu = at::empty_like(lv);

@@ -171,6 +171,32 @@ def test_bad_input():
         ops.reparameterize(mu, torch.zeros(4, 3, device="meta"))
 
 
+@needs_ext
+def test_raw_backward_op_checks_its_arguments():
+    """The backward op validates its inputs too (callers of torch.ops): no out-of-bounds reads."""
+    bwd = torch.ops.aigc_sdk.reparameterize_backward
+    mu, lv = torch.zeros(4, 3), torch.zeros(4, 3)
+    _, _, state = functional._reparameterize_with_state(mu, lv)
+    dmu, dlv = bwd(torch.ones(4, 3), torch.ones(4), mu, lv, state)
+    assert dmu.shape == dlv.shape == (4, 3)
+    with pytest.raises(ValueError, match="grad_z must have the shape"):
+        bwd(torch.ones(4, 2), None, None, lv, state)
+    with pytest.raises(ValueError, match="needs mu"):
+        bwd(torch.ones(4, 3), torch.ones(4), None, lv, state)
+    with pytest.raises(ValueError, match="mu must have the shape"):
+        bwd(torch.ones(4, 3), torch.ones(4), torch.zeros(2, 3), lv, state)
+    with pytest.raises(ValueError, match=r"grad_kl must have shape"):
+        bwd(torch.ones(4, 3), torch.ones(2), mu, lv, state)
+    with pytest.raises(TypeError, match="grad_kl must be"):
+        bwd(torch.ones(4, 3), torch.ones(4, dtype=torch.int64), mu, lv, state)
+    with pytest.raises(ValueError, match="rng_state"):
+        bwd(torch.ones(4, 3), None, None, lv, torch.zeros(3, dtype=torch.int64))
+    with pytest.raises(ValueError, match="grad must have the shape"):
+        torch.ops.aigc_sdk.fused_leaky_relu_backward(
+            torch.ones(2, 3), torch.ones(2, 4), 0.2, 1.0, 1, None, False
+        )
+
+
 def test_nan_propagates():
     mu = torch.tensor([[float("nan"), 0.0], [0.0, 0.0]])
     lv = torch.tensor([[0.0, float("inf")], [0.0, float("nan")]])
