@@ -44,6 +44,14 @@ def _member_kinds(config: Mapping[str, Any]) -> list[str]:
     return [config["kind"]] * config["ensemble"] + ["multdae"] * config.get("dae_members", 0)
 
 
+def _scorer(
+    nets: list[MultNet], linear: ItemLinearAE | None, weight: float
+) -> MultNet | MultEnsemble | BlendedScorer:
+    """The model that ranks: one network or their ensemble, blended with ``linear`` when given."""
+    neural = nets[0] if len(nets) == 1 else MultEnsemble(nets)
+    return neural if linear is None else BlendedScorer(neural, linear, weight)
+
+
 def _pos_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -187,7 +195,7 @@ class Recommender(UseCase):
         mat = mat[mat.sum(1) > 0]
         if len(mat) < 2:
             raise ValueError("need at least 2 users with interactions to fit")
-        if c["linear_weight"] > 0 and mat.shape[1] > MAX_ITEMS:
+        if c["linear_weight"] > 0 and mat.shape[1] > MAX_ITEMS:  # fail before training, not after
             raise ValueError(
                 f"linear_weight > 0 fits an items x items linear autoencoder, limited to {MAX_ITEMS} items; "
                 f"got {mat.shape[1]} items: pass linear_weight=0"
@@ -207,11 +215,8 @@ class Recommender(UseCase):
             net, fitted = self._fit_member(x, val, _member_seed(c["seed"], j), bs, anneal, kind)
             members.append(net)
             fits.append(fitted)
-        neural = members[0] if len(members) == 1 else MultEnsemble(members)
-        if c["linear_weight"] > 0:
-            self.net = BlendedScorer(neural, ItemLinearAE.fit(x, c["linear_l2"]), c["linear_weight"])
-        else:
-            self.net = neural
+        linear = ItemLinearAE.fit(x, c["linear_l2"]) if c["linear_weight"] > 0 else None
+        self.net = _scorer(members, linear, c["linear_weight"])
         self.net.eval()
         best = None
         if val is not None:
@@ -381,11 +386,8 @@ class Recommender(UseCase):
             MultNet(meta["n_items"], c["hidden"], c["latent_dim"], kind, c["dropout"])
             for kind in _member_kinds(c)
         ]
-        neural = nets[0] if len(nets) == 1 else MultEnsemble(nets)
-        if c["linear_weight"] > 0:
-            rec.net = BlendedScorer(neural, ItemLinearAE(meta["n_items"]), c["linear_weight"])
-        else:
-            rec.net = neural
+        linear = ItemLinearAE(meta["n_items"]) if c["linear_weight"] > 0 else None
+        rec.net = _scorer(nets, linear, c["linear_weight"])
         rec.net.load_state_dict(tensors)
         rec.net.eval()
         rec._report = meta.get("report", {})
