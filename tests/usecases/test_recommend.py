@@ -220,6 +220,21 @@ def test_blend_with_linear_autoencoder_round_trips(tmp_path, data: dict[str, np.
         Recommender(**{**FAST, "linear_weight": 0.2}).fit(np.eye(2, 20_001, dtype=np.float32))
 
 
+def test_saves_from_before_the_blend_still_load(tmp_path, fitted: Recommender, data) -> None:
+    """A version-2 save (no linear part, no linear_* options in its config) loads as the networks alone."""
+    fitted.save(tmp_path / "v2")
+    meta_path = tmp_path / "v2" / "config.json"
+    meta = json.loads(meta_path.read_text())
+    meta["version"] = 2
+    for key in ("linear_weight", "linear_l2"):
+        del meta["config"][key]
+    meta_path.write_text(json.dumps(meta))
+    loaded = Recommender.load(tmp_path / "v2")
+    assert loaded.config["linear_weight"] == 0.0
+    fold = data["test"][0]
+    assert np.array_equal(loaded.score_matrix(fold), fitted.score_matrix(fold))
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [
