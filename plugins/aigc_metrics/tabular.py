@@ -92,7 +92,7 @@ def tv_complement(real: Any, synthetic: Any) -> float:
     q = pd.Series(synthetic).dropna().value_counts(normalize=True)
     if p.empty or q.empty:
         return float("nan")
-    idx = p.index.union(q.index)
+    idx = p.index.union(q.index, sort=False)  # order is irrelevant; mixed NaN/str keys cannot sort
     return float(1.0 - 0.5 * (p.reindex(idx, fill_value=0) - q.reindex(idx, fill_value=0)).abs().sum())
 
 
@@ -130,7 +130,7 @@ def contingency_similarity(real: pd.DataFrame, synthetic: pd.DataFrame) -> float
     cols = list(real.columns[:2])
     p = real.groupby(cols, dropna=False).size() / len(real)
     q = synthetic.groupby(cols, dropna=False).size() / len(synthetic)
-    idx = p.index.union(q.index)
+    idx = p.index.union(q.index, sort=False)  # order is irrelevant; mixed NaN/str keys cannot sort
     return float(1.0 - 0.5 * (p.reindex(idx, fill_value=0) - q.reindex(idx, fill_value=0)).abs().sum())
 
 
