@@ -220,21 +220,26 @@ std::tuple<at::Tensor, at::Tensor> lrelu_bwd(const at::Tensor& grad, const at::T
   if (!bias_grad) {
     return {gx, at::empty({0}, out.options().dtype(acc))};
   }
-  if (out.dim() == 0) {
-    return {gx, gx.to(acc).reshape({1})};
-  }
   std::vector<int64_t> dims;
   for (int64_t i = 0; i < out.dim(); ++i) {
     if (i != d) {
       dims.push_back(i);
     }
   }
+  if (dims.empty()) {
+    // 0-D or 1-D: each element is its own channel. (at::sum over an empty dim list would reduce
+    // everything; and the copy keeps gb from aliasing gx.)
+    return {gx, gx.to(acc, /*non_blocking=*/false, /*copy=*/true).reshape({out.dim() == 0 ? 1 : out.numel()})};
+  }
   // The bias gradient uses ATen's reduction (accumulating in the wide type).
   return {gx, at::sum(gx, dims, false, acc)};
 }
 
-std::pair<uint64_t, uint64_t> next_philox(std::optional<at::Generator> generator, int64_t n) {
-  auto* gen = at::get_generator_or_default<at::CUDAGeneratorImpl>(generator, at::cuda::detail::getDefaultCUDAGenerator());
+std::pair<uint64_t, uint64_t> next_philox(std::optional<at::Generator> generator, int64_t n, c10::DeviceIndex device) {
+  // The default generator of the tensor's own GPU, as torch.randn_like uses (torch.cuda.manual_seed
+  // seeds the current device only).
+  auto* gen = at::get_generator_or_default<at::CUDAGeneratorImpl>(
+      generator, at::cuda::detail::getDefaultCUDAGenerator(device));
   std::lock_guard<std::mutex> lock(gen->mutex_);
   // Each call gets its own offset (the high counter words), so streams never repeat.
   const uint64_t inc = static_cast<uint64_t>((n_counters(std::max<int64_t>(n, 1)) + 3) / 4 * 4);
@@ -250,7 +255,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> reparam_fwd(const at::Tensor& mu_
   const at::Tensor lv = logvar_.contiguous();
   at::Tensor z = at::empty_like(mu);
   const int64_t n = mu.numel();
-  const auto [seed, offset] = next_philox(generator, n);
+  const auto [seed, offset] = next_philox(generator, n, mu.device().index());
   at::Tensor st = make_rng_state(seed, offset);
   at::Tensor terms;
   if (return_kl) {

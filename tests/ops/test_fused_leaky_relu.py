@@ -72,6 +72,7 @@ def test_matches_reference(shape, dtype, dim_seed, layout, use_bias, clamp, slop
         ((2, 3, 4, 5), 2, "strided"),
         ((6, 3, 2, 2), 1, "contiguous"),
         ((7, 2, 17), 0, "contiguous"),
+        ((37,), 0, "contiguous"),  # 1-D: every element is its own channel
     ],
 )
 def test_grads_match_reference(dtype, shape, dim, layout, device):
