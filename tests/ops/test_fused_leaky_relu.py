@@ -235,3 +235,8 @@ def test_raw_op_errors_do_not_crash():
         op(torch.randn(2, 4), None, 0.2, 1.0, 5, None)
     with pytest.raises(TypeError, match="x must be"):
         op(torch.zeros(2, 4, dtype=torch.int64), None, 0.2, 1.0, 1, None)
+    bwd = torch.ops.aigc_sdk.fused_leaky_relu_backward
+    with pytest.raises(ValueError, match="grad must have the shape"):
+        bwd(torch.ones(2, 3), torch.ones(2, 4), 0.2, 1.0, 1, None, False)
+    with pytest.raises(TypeError, match="grad must be"):
+        bwd(torch.ones(2, 4, dtype=torch.int64), torch.ones(2, 4), 0.2, 1.0, 1, None, False)
