@@ -28,6 +28,8 @@ class ItemLinearAE(nn.Module):
         """Closed-form fit on a binary ``(users, items)`` matrix with ridge penalty ``l2`` (> 0)."""
         if not l2 > 0:
             raise ValueError(f"l2 must be > 0, got {l2}")
+        if x.dim() != 2 or not torch.isfinite(x).all():
+            raise ValueError(f"x must be a finite 2-D (users, items) matrix, got shape {tuple(x.shape)}")
         n_items = x.shape[1]
         if n_items > MAX_ITEMS:
             raise ValueError(f"the linear autoencoder is fitted for at most {MAX_ITEMS} items, got {n_items}")

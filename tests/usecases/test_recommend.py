@@ -191,6 +191,8 @@ def test_linear_autoencoder_solves_each_items_constrained_ridge() -> None:
     assert torch.allclose(lin.scores(x[:3]), x[:3] @ lin.weight)
     with pytest.raises(ValueError, match="l2"):
         ItemLinearAE.fit(x, l2=0.0)
+    with pytest.raises(ValueError, match="2-D"):
+        ItemLinearAE.fit(x[0], l2=1.0)
 
 
 def test_blend_with_linear_autoencoder_round_trips(tmp_path, data: dict[str, np.ndarray]) -> None:
