@@ -2,18 +2,27 @@
 training split.
 
 Its penultimate layer gives features for FID/KID/P-R-D-C, its softmax gives the
-Inception-style score and the classification accuracy score. Training is seeded and runs on
-the CPU (so the weights do not depend on the accelerator); the result is cached as
-safetensors + JSON under ``$AIGC_SDK_CACHE/classifiers`` keyed by a hash of the data and of
-the training config, so the same data always gives the same extractor.
+Inception-style score and the classification accuracy score.
+
+Training is seeded, runs on the CPU on one thread with deterministic algorithms (so the
+weights depend neither on the accelerator nor on the machine's thread count: parallel
+reductions sum in a thread-count-dependent order), and the global torch settings are
+restored afterwards. The result is cached as safetensors + JSON under
+``$AIGC_SDK_CACHE/classifiers``, keyed by a hash of the data and of the training config
+(the *fingerprint*). The extractor's ``name`` carries a hash of the trained *weights*
+(``classifier-<dataset>-<weights_sha256[:8]>``), so two reports quoting the same name used
+bitwise-identical weights.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
@@ -26,7 +35,8 @@ from aigc_sdk.io import atomic_write_bytes, atomic_write_text
 log = logging.getLogger("aigc_metrics.classifier")
 
 #: Bump when the architecture or the training recipe changes: it is part of the cache key.
-RECIPE_VERSION = 1
+#: 2: single-threaded deterministic training; names carry the weight hash.
+RECIPE_VERSION = 2
 
 _memo: dict[str, tuple[dict[str, Tensor], dict[str, Any]]] = {}
 _memo_lock = threading.Lock()
@@ -108,11 +118,42 @@ def _accuracy(net: ClassifierNet, x: Tensor, y: Tensor, batch_size: int = 1024) 
     return correct / max(1, x.shape[0])
 
 
+def weights_sha256(state: Mapping[str, Tensor]) -> str:
+    """SHA-256 (hex) of a state dict: for each entry in sorted name order, its name, dtype,
+    shape and raw bytes (CPU, contiguous). Equal hashes mean bitwise-equal weights."""
+    h = hashlib.sha256()
+    for key in sorted(state):
+        t = state[key].detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def deterministic_cpu() -> Iterator[None]:
+    """One intra-op thread and deterministic algorithms for the block, then restore both.
+
+    The thread count is process-wide: other threads running torch at the same time run
+    single-threaded until the block ends.
+    """
+    threads = torch.get_num_threads()
+    det = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(det, warn_only=warn_only)
+        torch.set_num_threads(threads)
+
+
 def _train(
     x: Tensor, y: Tensor, num_classes: int, config: dict[str, Any]
 ) -> tuple[ClassifierNet, dict[str, float]]:
-    """Seeded CPU training; the global RNG state is restored afterwards."""
-    with torch.random.fork_rng(devices=[]):
+    """Seeded, single-threaded, deterministic CPU training; the global RNG state, thread
+    count and deterministic-algorithms setting are restored afterwards."""
+    with torch.random.fork_rng(devices=[]), deterministic_cpu():
         torch.manual_seed(config["seed"])
         net = ClassifierNet(tuple(x.shape[1:]), num_classes, config["feature_dim"])
         # Standardisation statistics from the training split only.
@@ -153,8 +194,11 @@ class ClassifierExtractor(FeatureExtractor):
         device: where inference runs (training always runs on the CPU).
         dataset_options: keyword options for ``aigc_sdk.load_dataset``.
 
-    Attributes: ``name`` (``classifier-<dataset>-<hash8>``), ``feature_dim``, ``num_classes``,
-    ``sample_shape``, ``test_accuracy``, ``train_accuracy``, ``fingerprint``, ``path``.
+    Attributes: ``name`` (``classifier-<dataset>-<hash8>``, ``hash8`` the first 8 hex digits
+    of ``weights_sha256``), ``weights_sha256`` (see :func:`weights_sha256`), ``fingerprint``
+    (SHA-256 of the data and the recipe: the cache key), ``feature_dim``, ``num_classes``,
+    ``sample_shape``, ``test_accuracy``, ``train_accuracy``, ``path`` (cache entry, without
+    suffix).
     """
 
     def __init__(
@@ -197,9 +241,10 @@ class ClassifierExtractor(FeatureExtractor):
             "num_classes": self.num_classes,
         }
         self.fingerprint = fingerprint([x_tr, y_tr, x_te, y_te], config)
-        self.name = f"classifier-{provider.name}-{self.fingerprint[:8]}"
-        self.path = cache_dir() / "classifiers" / self.name
+        self.path = cache_dir() / "classifiers" / f"{provider.name}-{self.fingerprint[:16]}"
         state, meta = self._load_or_train(x_tr, y_tr, x_te, y_te, config, provider.name, cache)
+        self.weights_sha256: str = str(meta["weights_sha256"])
+        self.name = str(meta["name"])
         self.net = ClassifierNet(self.sample_shape, self.num_classes, self.feature_dim)
         self.net.load_state_dict(state)
         self.net.eval().requires_grad_(False).to(device)
@@ -224,32 +269,40 @@ class ClassifierExtractor(FeatureExtractor):
         with _memo_lock:
             if cache and self.fingerprint in _memo:
                 return _memo[self.fingerprint]
-            weights, meta_path = self.path.with_suffix(".safetensors"), self.path.with_suffix(".json")
+            weights = self.path.parent / f"{self.path.name}.safetensors"
+            meta_path = self.path.parent / f"{self.path.name}.json"
             if cache and weights.exists() and meta_path.exists():
                 try:
                     meta = json.loads(meta_path.read_text())
                     if meta.get("fingerprint") == self.fingerprint:
                         state = load_file(str(weights))
-                        _memo[self.fingerprint] = (state, meta)
-                        return state, meta
+                        if weights_sha256(state) == meta.get("weights_sha256"):
+                            _memo[self.fingerprint] = (state, meta)
+                            return state, meta
+                        log.warning("classifier cache %s fails its weight hash; retraining", self.path)
                 except (OSError, ValueError) as exc:  # corrupt cache: retrain and overwrite
                     log.warning("ignoring unreadable classifier cache %s: %s", self.path, exc)
             log.info("training classifier on %s (%d samples)", ds, x_tr.shape[0])
             net, stats = _train(x_tr, y_tr, self.num_classes, config)
             state = {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}
+            digest = weights_sha256(state)
+            with deterministic_cpu():
+                test_accuracy = _accuracy(net, x_te, y_te)
             meta = {
-                "name": self.name,
+                "name": f"classifier-{ds}-{digest[:8]}",
                 "dataset": ds,
                 "fingerprint": self.fingerprint,
+                "weights_sha256": digest,
                 "config": config,
                 "sample_shape": list(self.sample_shape),
                 "feature_dim": self.feature_dim,
-                "test_accuracy": _accuracy(net, x_te, y_te),
+                "test_accuracy": test_accuracy,
                 **stats,
             }
             if cache:
                 # Weights first, JSON last: the JSON is the "entry complete" marker.
-                atomic_write_bytes(weights, save(state, metadata={"fingerprint": self.fingerprint}))
+                metadata = {"fingerprint": self.fingerprint, "weights_sha256": digest}
+                atomic_write_bytes(weights, save(state, metadata=metadata))
                 atomic_write_text(meta_path, json.dumps(meta, indent=2, sort_keys=True))
                 _memo[self.fingerprint] = (state, meta)
             return state, meta

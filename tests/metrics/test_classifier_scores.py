@@ -12,7 +12,7 @@ from scipy.stats import entropy
 
 import aigc_sdk
 from aigc_metrics.cas import CAS
-from aigc_metrics.classifier import ClassifierExtractor
+from aigc_metrics.classifier import ClassifierExtractor, weights_sha256
 from aigc_metrics.inception_score import InceptionScore, inception_score
 
 
@@ -63,9 +63,13 @@ def test_cas_counts_and_validates_labels():
 def test_classifier_is_deterministic_and_cached(tmp_cache):
     a = ClassifierExtractor("digits")
     files = sorted(p.name for p in (tmp_cache / "classifiers").iterdir())
-    assert files == [f"{a.name}.json", f"{a.name}.safetensors"]
-    meta = json.loads((tmp_cache / "classifiers" / f"{a.name}.json").read_text())
-    assert meta["fingerprint"] == a.fingerprint and a.name.startswith("classifier-digits-")
+    stem = f"digits-{a.fingerprint[:16]}"  # cache key: data + recipe
+    assert files == [f"{stem}.json", f"{stem}.safetensors"]
+    meta = json.loads((tmp_cache / "classifiers" / f"{stem}.json").read_text())
+    assert meta["fingerprint"] == a.fingerprint and meta["weights_sha256"] == a.weights_sha256
+    # the name carries the weight hash, so equal names mean equal weights
+    assert a.name == f"classifier-digits-{a.weights_sha256[:8]}" == meta["name"]
+    assert a.weights_sha256 == weights_sha256(a.net.state_dict())
     assert a.test_accuracy >= 0.9
     # a second, independent training run gives bitwise-identical weights
     from aigc_metrics import classifier
