@@ -1,5 +1,9 @@
 """Kernel Inception Distance: the unbiased MMD^2 estimate with the cubic polynomial kernel
 k(x, y) = (x.y / d + 1)^3, averaged over seeded random subsets.
+
+Subsets are smaller than the sample (by default ``min(1000, n // 2)`` rows with ``n`` the
+smaller side), so they differ from one another and ``kid_std`` measures the estimate's
+spread; subsets as large as the whole set would all be equal and give ``kid_std = 0``.
 """
 
 from __future__ import annotations
@@ -34,22 +38,37 @@ def polynomial_mmd2_unbiased(
     return float(sxx + syy - 2.0 * kxy.mean())
 
 
-def kid(
-    real: Any, fake: Any, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0
-) -> tuple[float, float]:
-    """KID mean and std (ddof=0) over ``subsets`` random subsets of ``min(subset_size, n)``.
+#: Largest default subset (as in the KID paper's reference code).
+MAX_SUBSET_SIZE = 1000
 
-    Each subset draws, without replacement, from ``real`` and from ``fake`` independently,
-    using ``numpy.random.default_rng(seed)``: the same seed gives the same value.
+
+def default_subset_size(n: int) -> int:
+    """``max(2, min(1000, n // 2))`` for ``n`` samples on the smaller side."""
+    return max(2, min(MAX_SUBSET_SIZE, n // 2))
+
+
+def kid(
+    real: Any, fake: Any, *, subsets: int = 100, subset_size: int | None = None, seed: int = 0
+) -> tuple[float, float]:
+    """KID mean and std (ddof=0) over ``subsets`` random subsets.
+
+    Each subset has ``m = min(subset_size, n)`` rows (``n``: the smaller of the two sample
+    counts); ``subset_size=None`` (the default) uses :func:`default_subset_size`, i.e.
+    ``min(1000, n // 2)``, so subsets differ and the std is meaningful. Each subset draws,
+    without replacement, from ``real`` and from ``fake`` independently, using
+    ``numpy.random.default_rng(seed)``: the same seed gives the same value.
     """
     r = as_matrix(real, "real", min_rows=2)
     f = as_matrix(fake, "fake", min_rows=2)
     check_same_dim(r, f, "real", "fake")
     if isinstance(subsets, bool) or not isinstance(subsets, int) or subsets < 1:
         raise ValueError(f"subsets must be a positive int, got {subsets!r}")
-    if isinstance(subset_size, bool) or not isinstance(subset_size, int) or subset_size < 2:
-        raise ValueError(f"subset_size must be an int >= 2, got {subset_size!r}")
-    m = min(subset_size, r.shape[0], f.shape[0])
+    if subset_size is not None and (
+        isinstance(subset_size, bool) or not isinstance(subset_size, int) or subset_size < 2
+    ):
+        raise ValueError(f"subset_size must be an int >= 2 or None, got {subset_size!r}")
+    n = min(r.shape[0], f.shape[0])
+    m = min(default_subset_size(n) if subset_size is None else subset_size, n)
     rng = np.random.default_rng(seed)
     values = np.empty(subsets)
     for i in range(subsets):
@@ -66,7 +85,9 @@ class KID(BufferedFeatureEvaluator):
 
     Args:
         extractor, dataset: see :class:`aigc_metrics.fid.FID`.
-        subsets: number of random subsets (100); subset_size: at most this many (1000).
+        subsets: number of random subsets (100).
+        subset_size: rows per subset; ``None`` (default): ``min(1000, n // 2)`` with ``n``
+            the smaller sample count, so ``kid_std`` is meaningful at any ``n``.
         seed: subset seed.
     """
 
@@ -79,7 +100,7 @@ class KID(BufferedFeatureEvaluator):
         *,
         dataset: str | None = None,
         subsets: int = 100,
-        subset_size: int = 1000,
+        subset_size: int | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__(extractor, dataset=dataset)

@@ -68,3 +68,24 @@ def test_bad_input():
         kid(np.zeros((5, 3)), np.zeros((5, 4)))
     with pytest.raises(ValueError, match="kid needs"):
         KID().compute()
+
+
+def test_default_subsets_are_smaller_than_n_so_std_is_meaningful():
+    from aigc_metrics.kid import default_subset_size
+
+    assert default_subset_size(200) == 100 and default_subset_size(5000) == 1000
+    assert default_subset_size(3) == 2
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((200, 8)), rng.standard_normal((200, 8)) + 0.3
+    mean, std = kid(x, y, subsets=20, seed=1)
+    rmean, rstd = reference_kid(x, y, 20, 100, 1)  # min(1000, 200 // 2) rows per subset
+    assert mean == pytest.approx(rmean, rel=1e-9) and std == pytest.approx(rstd, rel=1e-9)
+    assert std > 0
+    ev = KID(seed=1)
+    ev.update(real=x, fake=y)
+    out = ev.compute()
+    assert out["kid_std"] > 0 and out["kid"] > 0
+    # an explicit subset_size as large as the data reproduces the old, degenerate behaviour
+    assert kid(x, y, subsets=5, subset_size=1000)[1] < 1e-12  # every subset is the whole set
+    with pytest.raises(ValueError, match="subset_size"):
+        kid(x, y, subset_size=1)
