@@ -1,8 +1,17 @@
 """Save and load models (``config.json`` + ``model.safetensors``), write reports and image grids.
 
-Nothing here unpickles: weights go through safetensors, everything else through JSON. Files
-are written atomically (temporary file, ``fsync``, ``os.replace``), so a reader sees either
-the old file or the new one, never a torn write.
+Nothing here unpickles: weights go through safetensors, everything else through JSON.
+
+Single files are written atomically (temporary file, ``fsync``, ``os.replace``), so a reader
+sees either the old file or the new one, never a torn write.
+
+Saved models and artifacts are directories, and they are replaced as a whole
+(:func:`atomic_write_dir`): the new directory is written beside the target as a hidden
+``.NAME.tmp-PID-XXXX`` sibling, every file and the directory are fsynced, then the target is
+renamed to the hidden ``.NAME.old`` sibling, the temporary renamed onto the target and the old
+one deleted. A reader sees the old directory or the new one, never a mix; a process killed
+between the two renames leaves ``.NAME.old``, which the next load or save restores
+(:func:`recover_dir`). Temporaries of dead processes are removed at the next save.
 """
 
 from __future__ import annotations
@@ -10,7 +19,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,18 +65,62 @@ def _default_file_mode() -> int:
 _NEW_FILE_MODE = _default_file_mode()
 
 
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (this process counts as alive: a thread may be writing)."""
+    if pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _remove_path(path: Path) -> None:
+    """Delete a file or directory tree, ignoring what is already gone."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _clean_stale_file_temps(path: Path) -> None:
+    """Remove ``.NAME.PID-XXXX.tmp`` files that a killed :func:`atomic_write` left beside ``path``."""
+    prefix = f".{path.name}."
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid = name[len(prefix) : -len(".tmp")].split("-", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            _remove_path(entry)
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
     """Call ``write(tmp)`` to fill a temporary file next to ``path``, then move it onto ``path``.
 
     For writers that want a file name (``safetensors.torch.save_file``, ``DataFrame.to_csv``): the
     file is fsynced before ``os.replace``, and removed if ``write`` raises, so ``path`` holds either
     its old content or the complete new one. The file gets the permissions of the one it replaces, or
-    those of a newly created file (not ``mkstemp``'s owner-only 0600).
+    those of a newly created file (not ``mkstemp``'s owner-only 0600). Temporary files that a killed
+    process left beside ``path`` are removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale_file_temps(path)
     mode = path.stat().st_mode & 0o7777 if path.exists() else _NEW_FILE_MODE
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         os.chmod(tmp, mode)
@@ -100,7 +155,236 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
 
 
+# --------------------------------------------------------------------------- atomic directories
+
+_TMP_DIR_TAG = ".tmp-"
+_OLD_DIR_TAG = ".old"
+_TRASH_DIR_TAG = ".trash-"
+
+
+def _sibling(target: Path, tag: str) -> Path:
+    return target.parent / f".{target.name}{tag}"
+
+
+def old_dir_path(directory: str | os.PathLike[str]) -> Path:
+    """The hidden sibling ``.NAME.old`` that holds the previous ``directory`` during a swap."""
+    return _sibling(Path(directory), _OLD_DIR_TAG)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_tree(root: Path) -> None:
+    """fsync every regular file under ``root``, then every directory, deepest first."""
+    dirs = []
+    for here, _subdirs, files in os.walk(root):
+        dirs.append(Path(here))
+        for name in files:
+            p = Path(here) / name
+            if p.is_file() and not p.is_symlink():
+                _fsync_file(p)
+    for d in reversed(dirs):
+        fsync_dir(d)
+
+
+def _trash(path: Path, owner: Path) -> None:
+    """Rename ``path`` to a hidden ``.OWNER.trash-XXXX`` sibling, then delete it.
+
+    Renaming first means a half-deleted tree never sits under a name a reader looks at.
+    """
+    trash = _sibling(owner, f"{_TRASH_DIR_TAG}{uuid.uuid4().hex[:8]}")
+    try:
+        os.rename(path, trash)
+    except FileNotFoundError:
+        return
+    fsync_dir(path.parent)
+    _remove_path(trash)
+
+
+def recover_dir(directory: str | os.PathLike[str]) -> Path:
+    """Finish a directory swap that a killed process left half done; return ``directory``.
+
+    When ``directory`` is missing but its hidden ``.NAME.old`` sibling exists (the process died
+    between moving the old directory aside and moving the new one in), the old one is renamed
+    back, so the directory holds its last complete version. When both exist the old one is
+    stale and is left for the next save to delete. Readers call this before loading.
+    """
+    target = Path(directory)
+    old = old_dir_path(target)
+    if not target.exists() and old.is_dir():
+        try:
+            os.rename(old, target)
+            fsync_dir(target.parent)
+        except OSError:
+            pass  # a concurrent save put a new one in place, or the medium is read-only
+    return target
+
+
+def clean_stale_siblings(directory: str | os.PathLike[str]) -> None:
+    """Remove what killed saves left beside ``directory``: temporaries of dead processes,
+    trash, and a stale ``.NAME.old`` (only while ``directory`` itself exists)."""
+    target = Path(directory)
+    prefix = f".{target.name}"
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(prefix):
+            continue
+        rest = name[len(prefix) :]
+        if rest.startswith(_TMP_DIR_TAG):
+            pid = rest[len(_TMP_DIR_TAG) :].split("-", 1)[0]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                _remove_path(entry)
+        elif rest.startswith(_TRASH_DIR_TAG):
+            _remove_path(entry)
+        elif rest == _OLD_DIR_TAG and target.is_dir():
+            _trash(entry, target)
+
+
+def _carry_over(old: Path, new: Path) -> None:
+    """Hard-link (or copy) into ``new`` what ``old`` holds and ``new`` does not (user files)."""
+    for entry in old.iterdir():
+        dest = new / entry.name
+        if dest.exists() or dest.is_symlink():
+            continue
+        if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+            continue  # a temporary file some killed writer left behind
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry), dest)
+        elif entry.is_dir():
+            shutil.copytree(entry, dest, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(str(entry), str(dest))
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def atomic_write_dir(directory: str | os.PathLike[str], fill: Callable[[Path], None]) -> Path:
+    """Replace ``directory`` as a whole by what ``fill(tmp)`` writes into an empty directory.
+
+    ``tmp`` is a hidden sibling of ``directory``; once ``fill`` returns, every file and the
+    directory are fsynced, ``directory`` (if it exists) is renamed to ``.NAME.old``, ``tmp`` is
+    renamed to ``directory`` and the old one is deleted. A reader sees the old or the new
+    directory, never a mix; a kill leaves at worst ``.NAME.old`` (restored by
+    :func:`recover_dir`) or stray temporaries (removed by the next save). If ``fill`` raises,
+    ``directory`` is untouched. Entries of the old directory that ``fill`` did not write (files
+    a user put there) are carried over into the new one. Returns ``directory``.
+
+    Concurrent saves to the same directory are not coordinated: the last one wins.
+    """
+    target = Path(directory)
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"directory {str(target)!r} exists and is not a directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    recover_dir(target)
+    clean_stale_siblings(target)
+    tmp = _sibling(target, f"{_TMP_DIR_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    os.mkdir(tmp)
+    try:
+        if target.is_dir():
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
+        fill(tmp)
+        if target.is_dir():
+            _carry_over(target, tmp)
+        _fsync_tree(tmp)
+        old = old_dir_path(target)
+        for _attempt in range(5):
+            if target.exists():
+                if old.exists():  # left by a save that died after its swap; complete but stale
+                    _trash(old, target)
+                os.rename(target, old)
+            try:
+                os.rename(tmp, target)
+                break
+            except OSError:
+                if not target.exists():
+                    raise
+                # A reader restored the old directory between our renames: move it aside again.
+        else:
+            raise OSError(f"could not move the new {target.name!r} into place: {target} keeps reappearing")
+        fsync_dir(target.parent)
+    except BaseException:
+        _remove_path(tmp)
+        recover_dir(target)
+        raise
+    _trash(old_dir_path(target), target)
+    return target
+
+
+def _read_saved(directory: str | os.PathLike[str], names: tuple[str, ...]) -> dict[str, bytes] | str:
+    """Read the files ``names`` of a saved directory, all from one and the same version.
+
+    Returns ``{name: bytes}``, or the name of the first missing file. A half-done swap is
+    recovered first (:func:`recover_dir`). The files are opened relative to a descriptor of the
+    directory, so a concurrent :func:`atomic_write_dir` cannot hand out one file of the old
+    version and another of the new; if the directory is swapped while being opened, it is
+    read again.
+    """
+    directory = Path(directory)
+    old = old_dir_path(directory)
+    if os.open not in os.supports_dir_fd:  # no dir_fd (Windows): plain paths
+        recover_dir(directory)
+        for n in names:
+            if not (directory / n).is_file():
+                return n
+        return {n: (directory / n).read_bytes() for n in names}
+    for attempt in range(5):
+        recover_dir(directory)
+        where = directory if directory.is_dir() or not old.is_dir() else old
+        try:
+            dfd = os.open(where, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except (FileNotFoundError, NotADirectoryError):
+            if attempt < 4 and (directory.is_dir() or old.is_dir()):
+                continue
+            return names[0]
+        fds: list[int] = []
+        try:
+            ino = os.fstat(dfd).st_ino
+            for n in names:
+                try:
+                    fds.append(os.open(n, os.O_RDONLY, dir_fd=dfd))
+                except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                    for fd in fds:
+                        os.close(fd)
+                    fds = []
+                    try:
+                        swapped = os.stat(directory).st_ino != ino
+                    except OSError:
+                        swapped = old.is_dir()
+                    if attempt < 4 and swapped:
+                        break
+                    return n
+        finally:
+            os.close(dfd)
+        if not fds:
+            continue
+        out: dict[str, bytes] = {}
+        for n, fd in zip(names, fds):
+            with os.fdopen(fd, "rb") as fh:
+                out[n] = fh.read()
+        return out
+    return names[0]
+
+
 # --------------------------------------------------------------------------- artifacts
+
+
+def _write_plain(path: Path, data: bytes) -> None:
+    # atomic_write_dir fsyncs every file of the directory before moving it into place.
+    with open(path, "wb") as fh:
+        fh.write(data)
 
 
 def save_artifact(
@@ -108,8 +392,9 @@ def save_artifact(
 ) -> Path:
     """Save a fitted object as ``model.safetensors`` (``tensors``) + ``config.json`` (``config``).
 
-    Weights are written first and the config last, each atomically, so a directory holding a
-    ``config.json`` is complete. ``config`` must be JSON without NaN or infinity (ValueError).
+    The directory is replaced as a whole (:func:`atomic_write_dir`): a reader, or a process
+    killed at any moment, sees the previous save or the new one, never new weights beside an
+    old config. ``config`` must be JSON without NaN or infinity (ValueError, nothing written).
     Returns the directory. Models, use-cases and plugins share this layout; nothing is pickled.
     """
     from safetensors.torch import save
@@ -118,12 +403,23 @@ def save_artifact(
         text = json.dumps(config, indent=2, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:
         raise ValueError(f"config is not plain JSON (no NaN/inf, str keys): {exc}") from exc
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    if not isinstance(directory, (str, os.PathLike)) or not str(directory):
+        raise ValueError(f"directory must be a path, got {directory!r}")
     contiguous = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    atomic_write_bytes(directory / WEIGHTS_FILE, save(contiguous, metadata={"format": "pt"}))
-    atomic_write_text(directory / CONFIG_FILE, text)  # last: its presence marks a complete save
-    return directory
+    weights = save(contiguous, metadata={"format": "pt"})
+
+    def _fill(tmp: Path) -> None:
+        _write_plain(tmp / WEIGHTS_FILE, weights)
+        _write_plain(tmp / CONFIG_FILE, text.encode("utf-8"))
+
+    atomic_write_dir(directory, _fill)
+    return Path(directory)
+
+
+def _load_tensors(data: bytes) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load as load_bytes
+
+    return load_bytes(data)
 
 
 def load_artifact(
@@ -133,20 +429,19 @@ def load_artifact(
 
     FileNotFoundError when either file is missing; ValueError when ``config["format"]`` is not
     ``fmt`` (the directory holds something else). ``what`` names the object in those messages.
+    Both files come from the same save, and a save that a kill left half swapped is recovered.
     """
-    from safetensors.torch import load_file
-
     directory = Path(directory)
-    cfg_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
-    if not cfg_path.is_file() or not weights_path.is_file():
+    files = _read_saved(directory, (CONFIG_FILE, WEIGHTS_FILE))
+    if isinstance(files, str):
         raise FileNotFoundError(
             f"no saved {what} in {str(directory)!r}: {CONFIG_FILE} + {WEIGHTS_FILE} expected"
         )
-    config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    config = json.loads(files[CONFIG_FILE].decode("utf-8"))
     if not isinstance(config, dict) or config.get("format") != fmt:
         found = config.get("format") if isinstance(config, dict) else None
         raise ValueError(f"{directory} does not hold a saved {what} (format {found!r}, expected {fmt!r})")
-    return config, load_file(str(weights_path))
+    return config, _load_tensors(files[WEIGHTS_FILE])
 
 
 # --------------------------------------------------------------------------- models
@@ -199,7 +494,7 @@ def model_record(model: GenerativeModel, name: str | None = None) -> dict[str, A
 def write_model_files(
     model: GenerativeModel, directory: str | os.PathLike[str], name: str | None = None
 ) -> None:
-    """Write ``model.safetensors`` then ``config.json`` (each atomically) into ``directory``."""
+    """Write ``model.safetensors`` + ``config.json`` into ``directory``, replacing it as a whole."""
     save_artifact(directory, state_tensors(model), model_record(model, name))
 
 
@@ -207,7 +502,9 @@ def save_model(model: GenerativeModel, directory: str | os.PathLike[str], *, nam
     """Save ``model`` to ``directory`` as ``config.json`` + ``model.safetensors``.
 
     ``name`` is the registry name used to rebuild it; by default it is looked up from the
-    model's class. Returns the directory.
+    model's class. An existing save in ``directory`` is replaced as a whole (see
+    :func:`atomic_write_dir`): a reader never sees new weights beside an old config. Returns the
+    directory.
     """
     from aigc_sdk.interfaces import GenerativeModel
 
@@ -219,12 +516,8 @@ def save_model(model: GenerativeModel, directory: str | os.PathLike[str], *, nam
     return Path(directory)
 
 
-def read_model_record(directory: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and validate ``config.json`` of a saved model."""
-    path = Path(directory) / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"no saved model in {str(directory)!r}: {CONFIG_FILE} is missing")
-    record = json.loads(path.read_text(encoding="utf-8"))
+def _parse_model_record(data: bytes, path: Path) -> dict[str, Any]:
+    record = json.loads(data.decode("utf-8"))
     if not isinstance(record, dict) or record.get("format") != MODEL_FORMAT:
         raise ValueError(f"{path} is not an aigc-sdk model config (format != {MODEL_FORMAT!r})")
     if int(record.get("format_version", 0)) > MODEL_FORMAT_VERSION:
@@ -234,26 +527,33 @@ def read_model_record(directory: str | os.PathLike[str]) -> dict[str, Any]:
     return record
 
 
+def read_model_record(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate ``config.json`` of a saved model."""
+    files = _read_saved(directory, (CONFIG_FILE,))
+    if isinstance(files, str):
+        raise FileNotFoundError(f"no saved model in {str(directory)!r}: {CONFIG_FILE} is missing")
+    return _parse_model_record(files[CONFIG_FILE], Path(directory) / CONFIG_FILE)
+
+
 def load(
     directory: str | os.PathLike[str], *, device: str | torch.device = "cpu", strict: bool = True
 ) -> Any:
     """Rebuild a model saved by :func:`save_model` (or a trainer checkpoint) and load its weights.
 
     The model is recreated through ``aigc_sdk.create_model(name, **config)``, weights come
-    from safetensors (no pickle), and the model is returned in eval mode on ``device``.
+    from safetensors (no pickle), and the model is returned in eval mode on ``device``. The
+    config and the weights are read from the same save, even while another process replaces it.
     """
-    from safetensors.torch import load_file
-
     from aigc_sdk.registry import create_model
 
     if not isinstance(directory, (str, os.PathLike)):
         raise ValueError(f"directory must be a path, got {directory!r}")
-    record = read_model_record(directory)
-    weights = Path(directory) / WEIGHTS_FILE
-    if not weights.is_file():
-        raise FileNotFoundError(f"no saved model in {str(directory)!r}: {WEIGHTS_FILE} is missing")
+    files = _read_saved(directory, (CONFIG_FILE, WEIGHTS_FILE))
+    if isinstance(files, str):
+        raise FileNotFoundError(f"no saved model in {str(directory)!r}: {files} is missing")
+    record = _parse_model_record(files[CONFIG_FILE], Path(directory) / CONFIG_FILE)
     model = create_model(record["name"], **record["config"])
-    model.load_state_dict(load_file(str(weights)), strict=strict)
+    model.load_state_dict(_load_tensors(files[WEIGHTS_FILE]), strict=strict)
     return model.to(device).eval()
 
 

@@ -473,7 +473,8 @@ class Synthesizer(UseCase):
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | os.PathLike[str]) -> None:
-        """Write ``model.safetensors`` then ``config.json`` (each atomically) to ``directory``."""
+        """Write ``model.safetensors`` + ``config.json`` to ``directory``, replacing it as a whole
+        (see ``aigc_sdk.io.atomic_write_dir``: a kill never leaves a mix of two saves)."""
         from aigc_sdk.io import save_artifact
 
         if self.transformer is None or self.net is None:
