@@ -6,9 +6,11 @@ A checkpoint ``<out>/checkpoints/step-00000100/`` holds
 * ``optim.safetensors`` -- optimizer tensors and RNG states,
 * ``trainer_state.json`` -- step, seed, optimizer scalars/param groups, RNG metadata.
 
-It is written into a hidden temporary directory, every file fsynced, then renamed into
-place with ``os.replace`` and the parent fsynced: a reader (or a process killed at any
-moment) sees whole checkpoints only. Pickle is never used.
+It is written through :func:`aigc_sdk.io.atomic_write_dir`: into a hidden temporary
+directory, every file fsynced, then renamed into place and the parent fsynced (re-saving a
+step swaps the old one out first): a reader (or a process killed at any moment) sees whole
+checkpoints only. Pruning (``keep_last``) never deletes a checkpoint newer than the one just
+written. Pickle is never used.
 """
 
 from __future__ import annotations
@@ -24,11 +26,20 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from aigc_sdk.io import fsync_dir, model_record, state_tensors
+from aigc_sdk.io import (
+    atomic_write_dir,
+    clean_stale_siblings,
+    fsync_dir,
+    model_record,
+    old_dir_path,
+    recover_dir,
+    state_tensors,
+)
 
 STATE_FILE = "trainer_state.json"
 OPTIM_FILE = "optim.safetensors"
 _STEP_DIR = re.compile(r"^step-(\d{8,})$")
+_HIDDEN_STEP_DIR = re.compile(r"^\.(step-\d{8,})\.")
 CHECKPOINT_FORMAT_VERSION = 1
 
 
@@ -81,10 +92,17 @@ def step_dir_name(step: int) -> str:
 
 
 def list_checkpoints(root: str | os.PathLike[str]) -> list[tuple[int, Path]]:
-    """Complete checkpoints under ``root`` as ``(step, path)``, oldest first."""
+    """Complete checkpoints under ``root`` as ``(step, path)``, oldest first.
+
+    A checkpoint that a killed re-save left moved aside (``.step-XXXXXXXX.old``) is put back first.
+    """
     root = Path(root)
     if not root.is_dir():
         return []
+    for entry in list(root.iterdir()):
+        m = _HIDDEN_STEP_DIR.match(entry.name)
+        if m and entry == old_dir_path(root / m.group(1)):
+            recover_dir(root / m.group(1))
     found = []
     for entry in root.iterdir():
         m = _STEP_DIR.match(entry.name)
@@ -100,12 +118,21 @@ def latest_checkpoint(root: str | os.PathLike[str]) -> Path | None:
 
 
 def clean_stale(root: str | os.PathLike[str]) -> None:
-    """Remove temporary/trash directories left by a process killed mid-write or mid-delete."""
+    """Remove temporary/trash directories left by a process killed mid-write or mid-delete.
+
+    A checkpoint moved aside by a killed re-save is restored (see :func:`list_checkpoints`).
+    """
     root = Path(root)
-    if root.is_dir():
-        for entry in root.iterdir():
-            if entry.name.startswith((".tmp-", ".trash-")):
-                shutil.rmtree(entry, ignore_errors=True)
+    if not root.is_dir():
+        return
+    list_checkpoints(root)  # restores moved-aside checkpoints
+    for entry in list(root.iterdir()):
+        if entry.name.startswith((".tmp-", ".trash-")):  # names used by older versions
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            m = _HIDDEN_STEP_DIR.match(entry.name)
+            if m:
+                clean_stale_siblings(root / m.group(1))
 
 
 def _remove_dir(path: Path) -> None:
@@ -117,10 +144,9 @@ def _remove_dir(path: Path) -> None:
 
 
 def _write_file(path: Path, data: bytes) -> None:
+    # atomic_write_dir fsyncs every file of the directory before moving it into place.
     with open(path, "wb") as fh:
         fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def save_checkpoint(
@@ -140,36 +166,34 @@ def save_checkpoint(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     final = root / step_dir_name(step)
-    tmp = root / f".tmp-{step_dir_name(step)}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        record = model_record(model, model_name)
-        _write_file(tmp / "model.safetensors", save(state_tensors(model), metadata={"format": "pt"}))
-        tensors: dict[str, torch.Tensor] = dict(extra_tensors or {})
-        optim_docs: dict[str, Any] = {}
-        for name, opt in optimizers.items():
-            t, doc = flatten_optimizer_state(name, opt.state_dict())
-            tensors.update(t)
-            optim_docs[name] = doc
-        _write_file(tmp / OPTIM_FILE, save(tensors, metadata={"format": "pt"}))
+    record = model_record(model, model_name)
+    weights = save(state_tensors(model), metadata={"format": "pt"})
+    tensors: dict[str, torch.Tensor] = dict(extra_tensors or {})
+    optim_docs: dict[str, Any] = {}
+    for name, opt in optimizers.items():
+        t, doc = flatten_optimizer_state(name, opt.state_dict())
+        tensors.update(t)
+        optim_docs[name] = doc
+    optim = save(tensors, metadata={"format": "pt"})
+    state = {
+        "format_version": CHECKPOINT_FORMAT_VERSION,
+        **trainer_state,
+        "step": step,
+        "optimizers": optim_docs,
+    }
+
+    def _fill(tmp: Path) -> None:
+        _write_file(tmp / "model.safetensors", weights)
+        _write_file(tmp / OPTIM_FILE, optim)
         _write_file(tmp / "config.json", (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
-        state = {
-            "format_version": CHECKPOINT_FORMAT_VERSION,
-            **trainer_state,
-            "step": step,
-            "optimizers": optim_docs,
-        }
         _write_file(tmp / STATE_FILE, (json.dumps(state, indent=1, sort_keys=True) + "\n").encode())
-        fsync_dir(tmp)
-        if final.exists():  # re-saving a step (after a resume): swap the old one out first
-            _remove_dir(final)
-        os.replace(tmp, final)
-        fsync_dir(root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    atomic_write_dir(final, _fill)
     if keep_last is not None:
-        for _, old in list_checkpoints(root)[:-keep_last]:
+        # Only checkpoints up to this step compete for the keep_last slots: a newer one is
+        # never deleted in favour of older ones, and this one is never deleted at all.
+        older = [p for s, p in list_checkpoints(root) if s <= step]
+        for old in older[:-keep_last]:
             _remove_dir(old)
     return final
 
