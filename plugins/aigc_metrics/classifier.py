@@ -245,7 +245,8 @@ class ClassifierExtractor(FeatureExtractor):
         state, meta = self._load_or_train(x_tr, y_tr, x_te, y_te, config, provider.name, cache)
         self.weights_sha256: str = str(meta["weights_sha256"])
         self.name = str(meta["name"])
-        self.net = ClassifierNet(self.sample_shape, self.num_classes, self.feature_dim)
+        with torch.random.fork_rng(devices=[]):  # the random init is overwritten: leave the RNG alone
+            self.net = ClassifierNet(self.sample_shape, self.num_classes, self.feature_dim)
         self.net.load_state_dict(state)
         self.net.eval().requires_grad_(False).to(device)
         self.device = torch.device(device)

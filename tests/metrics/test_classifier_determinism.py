@@ -54,12 +54,14 @@ def test_weights_and_features_identical_with_1_and_2_threads(tmp_path):
     assert one["test_accuracy"] == two["test_accuracy"]
 
 
-def test_training_restores_thread_count_and_determinism_flag(tmp_cache):
+def test_training_restores_thread_count_determinism_flag_and_rng(tmp_cache):
     threads = torch.get_num_threads()
     det = torch.are_deterministic_algorithms_enabled()
+    rng = torch.get_rng_state()
     ClassifierExtractor("digits", epochs=1, cache=False)
     assert torch.get_num_threads() == threads
     assert torch.are_deterministic_algorithms_enabled() == det
+    assert torch.equal(torch.get_rng_state(), rng)  # a training run that builds one is unaffected
 
 
 def test_cache_entry_with_wrong_weight_hash_is_retrained(tmp_cache):
