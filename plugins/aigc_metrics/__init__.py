@@ -16,7 +16,7 @@ _EVALUATORS = [
     (
         "kid",
         "aigc_metrics.kid:KID",
-        "Kernel inception distance: unbiased MMD^2, cubic kernel, seeded subsets",
+        "Kernel inception distance: unbiased MMD^2, cubic kernel, seeded subsets of min(1000, n/2)",
         False,
     ),
     (
@@ -48,6 +48,12 @@ _EVALUATORS = [
     ("tabular-quality", "aigc_metrics.tabular:TabularQuality", "Column shapes + column-pair trends", True),
     ("anomaly", "aigc_metrics.anomaly:AnomalyMetrics", "ROC-AUC, average precision, precision@k", True),
     ("recommend", "aigc_metrics.recommend:RankingMetrics", "Recall@K and NDCG@K (Liang et al. 2018)", True),
+    (
+        "iwae",
+        "aigc_metrics.iwae:IWAE",
+        "Importance-weighted NLL of held-out data (likelihood models): nats/sample, bits/dim",
+        False,
+    ),
 ]
 
 # What each evaluator consumes (aigc_sdk.evaluate reads this): extractor features by default.
@@ -57,6 +63,7 @@ _INPUTS = {
     "tabular-quality": "tables",
     "anomaly": "scores",
     "recommend": "rankings",
+    "iwae": "likelihood",
 }
 
 _EXTRACTORS = [
