@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from aigc_sdk.training.callbacks import Callback, MetricsLogger
 from aigc_sdk.training.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from aigc_sdk.training.quality_monitor import QualityCollapseError, QualityMonitor
 from aigc_sdk.training.trainer import Trainer, TrainingDivergedError, select_device
 
 __all__ = [
     "Callback",
     "MetricsLogger",
+    "QualityCollapseError",
+    "QualityMonitor",
     "Trainer",
     "TrainingDivergedError",
     "latest_checkpoint",
