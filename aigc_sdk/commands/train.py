@@ -58,6 +58,11 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--keep-last", type=int, default=None, help="keep the newest K checkpoints (default 3)")
     p.add_argument("--sample-every", type=int, default=None, help="write a sample grid every N steps")
     p.add_argument("--resume", action="store_true", help="resume from the newest checkpoint in --out")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the run already in --out (checkpoints, metrics, samples, model) and start over",
+    )
     p.add_argument("--nproc", type=int, default=1, help="data-parallel processes (launched with torchrun)")
     p.add_argument(
         "--progress",
@@ -97,6 +102,8 @@ def _argv(args: argparse.Namespace) -> list[str]:
         out.append("--deterministic")
     if args.resume:
         out.append("--resume")
+    if args.overwrite:
+        out.append("--overwrite")
     if args.progress is not None:
         out.append("--progress" if args.progress else "--no-progress")
     return out
@@ -170,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
             out_dir=args.out,
             seed=args.seed,
             resume=args.resume,
+            overwrite=args.overwrite,
             progress=args.progress,
             **trainer_cfg,
         )

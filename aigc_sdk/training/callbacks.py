@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from aigc_sdk.io import atomic_write, atomic_write_text
+
 HOOK_NAMES = ("on_fit_start", "on_train_step_end", "on_checkpoint_saved", "on_fit_end")
 
 
@@ -33,23 +35,41 @@ class Callback:
         """Called once when training stops."""
 
 
-def _truncate_jsonl(path: Path, max_step: int) -> None:
-    """Drop records past ``max_step`` (written by a run that died after its last checkpoint)."""
+def _truncate_jsonl(path: Path, max_step: int) -> list[dict[str, Any]]:
+    """Drop records past ``max_step`` (written by a run that died after its last checkpoint).
+
+    Returns the rows kept. The file is rewritten (atomically) only when something is dropped,
+    so on resume the log is appended to; ``max_step=0`` (a fresh run) empties it.
+    """
     if not path.exists():
-        return
-    keep = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+        return []
+    text = path.read_text(encoding="utf-8")
+    keep: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for line in text.splitlines():
         try:
-            if int(json.loads(line)["step"]) <= max_step:
+            row = json.loads(line)
+            if int(row["step"]) <= max_step:
                 keep.append(line)
+                rows.append(row)
         except (ValueError, KeyError, TypeError):
             continue  # a torn last line from a killed process
-    path.write_text("".join(k + "\n" for k in keep), encoding="utf-8")
+    new = "".join(k + "\n" for k in keep)
+    if new != text:
+        atomic_write_text(path, new)
+    return rows
 
 
 class MetricsLogger(Callback):
     """Appends each step's metrics to ``metrics.jsonl`` and ``metrics.csv`` (and TensorBoard
-    when the ``tensorboard`` package is installed)."""
+    when the ``tensorboard`` package is installed).
+
+    At ``on_fit_start`` the log is made to match the trainer's step: a resumed run keeps the
+    rows up to the resumed step and appends (rows a killed run wrote after its last checkpoint
+    are dropped, so two continuations are never spliced); a fresh run (step 0) starts an empty
+    log. The :class:`~aigc_sdk.training.Trainer` refuses a fresh run into a directory that holds
+    another run's metrics, so this never erases another run's log unless asked to.
+    """
 
     def __init__(self, out_dir: str | Path, *, every: int = 1, tensorboard: bool | None = None) -> None:
         self.dir = Path(out_dir)
@@ -64,18 +84,20 @@ class MetricsLogger(Callback):
         """Open the log files; on resume, drop rows newer than the resumed step."""
         self.dir.mkdir(parents=True, exist_ok=True)
         start = int(getattr(trainer, "step", 0))
-        _truncate_jsonl(self.jsonl, start)
-        # The CSV is rebuilt from the JSONL so both stay consistent after a crash.
-        rows = (
-            [json.loads(line) for line in self.jsonl.read_text().splitlines()] if self.jsonl.exists() else []
-        )
+        rows = _truncate_jsonl(self.jsonl, start)
+        # The CSV is rebuilt (atomically) from the JSONL so both stay consistent after a crash.
         self._fields = None
         if rows:
-            self._fields = list(rows[0])
-            with self.csv.open("w", newline="", encoding="utf-8") as fh:
-                w = csv.DictWriter(fh, fieldnames=self._fields, extrasaction="ignore", restval="")
-                w.writeheader()
-                w.writerows(rows)
+            fields = list(rows[0])
+            self._fields = fields
+
+            def _write(tmp: str) -> None:
+                with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                    w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore", restval="")
+                    w.writeheader()
+                    w.writerows(rows)
+
+            atomic_write(self.csv, _write)
         elif self.csv.exists():
             self.csv.unlink()
         if self._want_tb is not False:

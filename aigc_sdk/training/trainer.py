@@ -4,15 +4,24 @@ atomic checkpoints, logging, sample grids, divergence detection and data paralle
 Exact resume works because every source of randomness is either checkpointed (torch, CUDA,
 NumPy and Python RNG states; optimizer state) or a pure function of ``(seed, step)`` (the
 data order: each epoch's permutation comes from ``numpy.random.default_rng([seed, epoch])``).
+
+An ``out_dir`` belongs to one run, recorded in ``out_dir/run.json``: a fresh run refuses a
+directory holding another run's checkpoints, metrics, samples or saved model (unless
+``overwrite=True``), and a resume refuses a checkpoint whose model, seed or batch size differ.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
+import os
+import shutil
 import sys
 import time
+import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +37,32 @@ from aigc_sdk.training.distributed import DistInfo, ManagedOptimizer, broadcast_
 from aigc_sdk.training.rng import capture_rng_state, restore_rng_state, seed_everything, set_deterministic
 
 PRECISIONS = ("fp32", "bf16")
+
+#: The run identity file in ``out_dir`` (model, seed, batch size, creation time).
+RUN_FILE = "run.json"
+RUN_FORMAT = "aigc-sdk-run"
+RUN_FORMAT_VERSION = 1
+#: What a run writes into ``out_dir``; ``overwrite=True`` removes these, in this order (the
+#: checkpoints first, so a kill part-way never leaves an old run that could still be resumed).
+#: ``model`` is where ``aigc train`` (and the demo) save the final model.
+RUN_ENTRIES = ("checkpoints", RUN_FILE, "model", "samples", "tensorboard", "metrics.csv", "metrics.jsonl")
+_TRASH_PREFIX = ".aigc-trash-"
+_OWNERSHIP_HINT = (
+    "pass resume=True (CLI --resume) to continue it, overwrite=True (CLI --overwrite) to delete it "
+    "and start over, or another out_dir"
+)
+
+
+class RunDirectoryError(AigcError, ValueError):
+    """``out_dir`` holds another run, or a resume does not match the run it would continue.
+
+    ``key`` names what differs (``"out_dir"``, ``"seed"``, ``"batch_size"``, ``"model"`` or
+    ``"model.config.<key>"``).
+    """
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class TrainingDivergedError(AigcError, RuntimeError):
@@ -106,7 +141,12 @@ class Trainer:
         sample_every: write a PNG grid of samples every N steps (image models only).
         log_every: append metrics every N steps.
         resume: ``True`` resumes from the newest checkpoint in ``out_dir`` (when there is one);
-            a path resumes from that checkpoint.
+            a path resumes from that checkpoint. The model config, seed and batch size must be
+            those of the saved run (:class:`RunDirectoryError` names the key that differs).
+        overwrite: a fresh run into an ``out_dir`` that holds another run's checkpoints,
+            metrics, samples or saved model raises :class:`RunDirectoryError` unless this is
+            True; then that run's files (:data:`RUN_ENTRIES`) are moved aside and deleted before
+            training starts. Other files in ``out_dir`` are left alone. Excludes ``resume``.
         progress: show a tqdm bar; ``None`` shows it only when stderr is a terminal.
         divergence_threshold: stop when any metric's absolute value exceeds this (NaN/inf always stop).
     """
@@ -134,6 +174,7 @@ class Trainer:
         progress: bool | None = None,
         divergence_threshold: float | None = 1e8,
         model_name: str | None = None,
+        overwrite: bool = False,
     ) -> None:
         if not isinstance(model, GenerativeModel):
             raise ValueError(f"model must be a GenerativeModel, got {type(model).__name__}")
@@ -152,6 +193,13 @@ class Trainer:
             raise ValueError(f"grad_clip must be a positive number or None, got {grad_clip!r}")
         if out_dir is None and (checkpoint_every or sample_every or resume):
             raise ValueError("out_dir is required for checkpoint_every, sample_every or resume")
+        if not isinstance(overwrite, bool):
+            raise ValueError(f"overwrite must be True or False, got {overwrite!r}")
+        if overwrite and resume is not False and resume is not None:
+            raise ValueError(
+                "resume and overwrite exclude each other: resume=True continues the run in out_dir, "
+                "overwrite=True deletes it and starts over"
+            )
         self.dataset, loader_bs = _as_dataset(data)
         batch_size = batch_size if batch_size is not None else (loader_bs or 64)
         _check_int("batch_size", batch_size, 1)
@@ -161,7 +209,8 @@ class Trainer:
         self.checkpoint_every, self.keep_last = checkpoint_every, keep_last
         self.sample_every, self.sample_count = sample_every, sample_count
         self.resume, self.progress, self.divergence_threshold = resume, progress, divergence_threshold
-        self.model_name = model_name
+        self.model_name, self.overwrite = model_name, overwrite
+        self._owns_out_dir = False  # set once this Trainer has claimed out_dir (a second fit() continues)
         self.user_callbacks = list(callbacks)
         self.step = 0
         self.last_metrics: dict[str, float] = {}
@@ -254,11 +303,23 @@ class Trainer:
     def _restore(self, path: Path) -> None:
         model_state, tensors, state = ckpt.load_checkpoint(path)
         if int(state["batch_size"]) != self.batch_size:
-            raise ValueError(
-                f"batch_size={self.batch_size} differs from the checkpoint's {state['batch_size']}; "
-                "exact resume needs the same global batch size"
+            raise RunDirectoryError(
+                f"cannot resume from {path}: batch_size={self.batch_size} differs from the checkpoint's "
+                f"{state['batch_size']}; exact resume needs the same global batch size",
+                "batch_size",
             )
-        self.seed = int(state["seed"])
+        if int(state["seed"]) != self.seed:
+            raise RunDirectoryError(
+                f"cannot resume from {path}: seed={self.seed} differs from the checkpoint's seed "
+                f"{state['seed']}; pass seed={state['seed']} (CLI --seed {state['seed']}) to continue "
+                "that run",
+                "seed",
+            )
+        from aigc_sdk.io import read_model_record
+
+        record = read_model_record(path)
+        saved = {"class": record.get("class"), "config": record["config"]}
+        self._check_same_model(saved, f"the checkpoint {path}")
         self.model.load_state_dict(model_state)
         for name, opt in self.optimizers.items():
             if name not in state["optimizers"]:
@@ -271,6 +332,175 @@ class Trainer:
         self.step = int(state["step"])
         self.last_metrics = dict(state.get("metrics") or {})
         self.last_checkpoint = path
+
+    # ------------------------------------------------------------------ run directory
+    def _model_identity(self) -> dict[str, Any]:
+        """Name, class and (JSON round-tripped) config of the model: what a resume must match."""
+        from aigc_sdk.io import registered_name
+
+        cls = type(self.model)
+        name = self.model_name
+        if name is None:
+            try:
+                name = registered_name(self.model)
+            except ValueError:
+                name = None
+        config = json.loads(json.dumps(self.model.get_config(), default=str))
+        return {"name": name, "class": f"{cls.__module__}:{cls.__qualname__}", "config": config}
+
+    def _check_same_model(self, saved: Mapping[str, Any], where: str) -> None:
+        """Raise :class:`RunDirectoryError` naming the first model key that differs from ``saved``."""
+        current = self._model_identity()
+        hint = "resume with the same model, or start a new run (overwrite=True / --overwrite)"
+        if saved.get("class") and saved["class"] != current["class"]:
+            raise RunDirectoryError(
+                f"cannot resume: {where} holds a {saved['class']} model, this run trains a "
+                f"{current['class']}; {hint}",
+                "model",
+            )
+        old_cfg, new_cfg = dict(saved.get("config") or {}), current["config"]
+        for key in sorted(set(old_cfg) | set(new_cfg)):
+            if old_cfg.get(key, "<unset>") != new_cfg.get(key, "<unset>"):
+                raise RunDirectoryError(
+                    f"cannot resume: model config key {key!r} is {old_cfg.get(key, '<unset>')!r} in {where} "
+                    f"but {new_cfg.get(key, '<unset>')!r} in this run; {hint}",
+                    f"model.config.{key}",
+                )
+
+    def _run_file(self) -> Path:
+        assert self.out_dir is not None
+        return self.out_dir / RUN_FILE
+
+    def _read_run_file(self) -> dict[str, Any] | None:
+        path = self._run_file()
+        if not path.is_file():
+            return None
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return doc if isinstance(doc, dict) and doc.get("format") == RUN_FORMAT else None
+
+    def previous_run(self) -> str | None:
+        """Describe the run already in ``out_dir`` (checkpoints, metrics, samples, model), or None."""
+        if self.out_dir is None or not self.out_dir.is_dir():
+            return None
+        found = []
+        assert self.checkpoint_dir is not None
+        ckpts = ckpt.list_checkpoints(self.checkpoint_dir)
+        if ckpts:
+            found.append(f"{len(ckpts)} checkpoint(s) up to step {ckpts[-1][0]}")
+        jsonl = self.out_dir / "metrics.jsonl"
+        if jsonl.is_file():
+            with jsonl.open("rb") as fh:
+                rows = sum(1 for line in fh if line.strip())
+            if rows:
+                found.append(f"{rows} metrics row(s) in metrics.jsonl")
+        samples = self.out_dir / "samples"
+        if samples.is_dir() and any(samples.iterdir()):
+            found.append("sample grids")
+        if (self.out_dir / "model").is_dir():
+            found.append("a saved model")
+        return ", ".join(found) or None
+
+    def _remove_previous_run(self) -> None:
+        """Move the previous run's entries into a hidden trash directory, then delete it."""
+        assert self.out_dir is not None
+        trash = self.out_dir / f"{_TRASH_PREFIX}{uuid.uuid4().hex[:8]}"
+        trash.mkdir()
+        names = {e.name for e in self.out_dir.iterdir()}
+        for entry in RUN_ENTRIES:
+            # the entry itself and its hidden siblings (temporaries, ".model.old" of a half save)
+            for name in sorted(n for n in names if n == entry or n.startswith(f".{entry}.")):
+                os.rename(self.out_dir / name, trash / name)
+        from aigc_sdk.io import fsync_dir
+
+        fsync_dir(self.out_dir)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def _claim_out_dir(self, resume_path: Path | None) -> None:
+        """Check that this run may use ``out_dir`` (before anything is written to it)."""
+        assert self.out_dir is not None and self.checkpoint_dir is not None
+        if self._owns_out_dir:
+            return
+        if self.dist.is_main and self.out_dir.is_dir():
+            for entry in self.out_dir.iterdir():
+                if entry.name.startswith(_TRASH_PREFIX):  # an overwrite killed mid-delete
+                    shutil.rmtree(entry, ignore_errors=True)
+        fresh = self.resume is False or self.resume is None
+        previous = self.previous_run()
+        if fresh:
+            if previous is not None and not self.overwrite:
+                raise RunDirectoryError(
+                    f"out_dir {str(self.out_dir)!r} already holds a training run ({previous}); "
+                    + _OWNERSHIP_HINT,
+                    "out_dir",
+                )
+            if self.overwrite and self.dist.is_main and self.out_dir.is_dir():
+                self._remove_previous_run()
+            elif self.dist.is_main and self._run_file().exists():
+                self._run_file().unlink()  # a run that wrote nothing: nothing to keep
+            return
+        run = self._read_run_file()
+        if resume_path is not None and resume_path.resolve().parent != self.checkpoint_dir.resolve():
+            if previous is not None:  # continuing another directory's checkpoint here would splice logs
+                raise RunDirectoryError(
+                    f"out_dir {str(self.out_dir)!r} already holds a training run ({previous}); resuming "
+                    f"from {resume_path}, a checkpoint of another directory, would mix the two: use an "
+                    "empty out_dir, or resume=True to continue the run in out_dir",
+                    "out_dir",
+                )
+            run = None
+        elif resume_path is not None:
+            at = self._path_step(resume_path)
+            later = [s for s, _ in ckpt.list_checkpoints(self.checkpoint_dir) if s > at]
+            if later:
+                raise RunDirectoryError(
+                    f"cannot resume from {resume_path}: out_dir {str(self.out_dir)!r} holds later "
+                    f"checkpoints of the same run (up to step {later[-1]}), whose logs would be spliced "
+                    "with the new ones; resume=True continues from the newest, or resume from it into an "
+                    "empty out_dir",
+                    "resume",
+                )
+        if run is not None:
+            for key in ("seed", "batch_size"):
+                if key in run and run[key] != getattr(self, key):
+                    flag = "--" + key.replace("_", "-")
+                    raise RunDirectoryError(
+                        f"cannot resume: {key}={getattr(self, key)} differs from the {key} {run[key]} of the "
+                        f"run in {str(self.out_dir)!r} (see {RUN_FILE}); pass {key}={run[key]} "
+                        f"(CLI {flag} {run[key]}) to continue it",
+                        key,
+                    )
+            if isinstance(run.get("model"), dict):
+                self._check_same_model(run["model"], f"{self._run_file()}")
+
+    @staticmethod
+    def _path_step(path: Path) -> int:
+        try:
+            return int(json.loads((path / ckpt.STATE_FILE).read_text(encoding="utf-8"))["step"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return -1
+
+    def _write_run_file(self, resumed: bool) -> None:
+        """Record (or, on resume, update) ``out_dir/run.json``, atomically."""
+        from aigc_sdk.io import write_json
+
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        doc = (self._read_run_file() if resumed else None) or {
+            "format": RUN_FORMAT,
+            "format_version": RUN_FORMAT_VERSION,
+            "created": now,
+            "model": self._model_identity(),
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+            "world_size": self.dist.world_size,
+            "resumes": [],
+        }
+        if resumed:
+            doc.setdefault("resumes", []).append({"time": now, "step": self.step})
+        doc["steps"] = self.steps
+        write_json(self._run_file(), doc)
 
     def _resume_path(self) -> Path | None:
         if self.resume is False or self.resume is None:
@@ -332,14 +562,19 @@ class Trainer:
         if not isinstance(self.optimizers, Mapping) or not self.optimizers:
             raise ValueError("configure_optimizers() must return a non-empty dict of optimizers")
         self._internal_callbacks: list[Any] = []
+        path = self._resume_path()
+        if self.out_dir is not None:
+            self._claim_out_dir(path)  # refuses another run's directory before writing anything
+        if path is not None:
+            self._restore(path)
         if self.out_dir is not None and self.dist.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             assert self.checkpoint_dir is not None
             ckpt.clean_stale(self.checkpoint_dir)
+            if not self._owns_out_dir:
+                self._write_run_file(resumed=path is not None or self._read_run_file() is not None)
             self._internal_callbacks.append(MetricsLogger(self.out_dir, every=1))
-        path = self._resume_path()
-        if path is not None:
-            self._restore(path)
+        self._owns_out_dir = self.out_dir is not None
 
     def _progress(self) -> Any:
         from tqdm.auto import tqdm
