@@ -44,8 +44,20 @@ RUN_FORMAT = "aigc-sdk-run"
 RUN_FORMAT_VERSION = 1
 #: What a run writes into ``out_dir``; ``overwrite=True`` removes these, in this order (the
 #: checkpoints first, so a kill part-way never leaves an old run that could still be resumed).
-#: ``model`` is where ``aigc train`` (and the demo) save the final model.
-RUN_ENTRIES = ("checkpoints", RUN_FILE, "model", "samples", "tensorboard", "metrics.csv", "metrics.jsonl")
+#: ``model`` is where ``aigc train`` (and the demo) save the final model; ``best``, ``best.json``
+#: and ``quality.jsonl`` are written by :class:`~aigc_sdk.training.QualityMonitor`.
+RUN_ENTRIES = (
+    "checkpoints",
+    RUN_FILE,
+    "model",
+    "best",
+    "best.json",
+    "samples",
+    "tensorboard",
+    "quality.jsonl",
+    "metrics.csv",
+    "metrics.jsonl",
+)
 _TRASH_PREFIX = ".aigc-trash-"
 _OWNERSHIP_HINT = (
     "pass resume=True (CLI --resume) to continue it, overwrite=True (CLI --overwrite) to delete it "

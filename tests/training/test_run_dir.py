@@ -68,11 +68,13 @@ def test_overwrite_replaces_the_old_run_and_keeps_other_files(tmp_path: Path) ->
     _trainer(tmp_path, 8, sample_every=4, hidden=32).fit()
     aigc_sdk.save_model(_trainer(tmp_path / "x", 1).model, tmp_path / "model", name="ae")
     (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "quality.jsonl").write_text("{}\n")
     created = json.loads((tmp_path / RUN_FILE).read_text())
     _trainer(tmp_path, 3, overwrite=True, checkpoint_every=None).fit()  # another config: a new run
     assert [s for s, _ in list_checkpoints(tmp_path / "checkpoints")] == [3]
     assert _rows(tmp_path) == [1, 2, 3]
     assert not (tmp_path / "samples").exists() and not (tmp_path / "model").exists()
+    assert not (tmp_path / "quality.jsonl").exists()
     assert (tmp_path / "notes.txt").read_text() == "mine"
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     run = json.loads((tmp_path / RUN_FILE).read_text())
