@@ -12,14 +12,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-LOSSES = ("ns", "hinge", "wgan-gp")
+#: ``ns`` non-saturating (Goodfellow et al.), ``hinge`` (Lim & Ye; SNGAN/BigGAN), ``wgan-gp``
+#: (Gulrajani et al.; pair with ``gp_weight``), ``lsgan`` least squares (Mao et al., targets 1/0).
+LOSSES = ("ns", "hinge", "wgan-gp", "lsgan")
 
 
 def check_loss(loss: str) -> str:
-    """Validate a loss name."""
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-    return loss
+    """Validate a loss name (``_`` and ``-`` are interchangeable); return its canonical spelling."""
+    name = loss.strip().lower().replace("_", "-") if isinstance(loss, str) else loss
+    if name not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    return str(name)
 
 
 def discriminator_loss(kind: str, real: Tensor, fake: Tensor) -> Tensor:
@@ -28,6 +31,8 @@ def discriminator_loss(kind: str, real: Tensor, fake: Tensor) -> Tensor:
         return F.softplus(-real).mean() + F.softplus(fake).mean()
     if kind == "hinge":
         return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+    if kind == "lsgan":
+        return 0.5 * ((real - 1.0).pow(2).mean() + fake.pow(2).mean())
     return fake.mean() - real.mean()  # WGAN critic
 
 
@@ -35,6 +40,8 @@ def generator_loss(kind: str, fake: Tensor) -> Tensor:
     """Generator loss from the discriminator's logits on generated samples."""
     if kind == "ns":
         return F.softplus(-fake).mean()  # non-saturating: -log sigmoid(D(G(z)))
+    if kind == "lsgan":
+        return 0.5 * (fake - 1.0).pow(2).mean()
     return -fake.mean()
 
 

@@ -47,7 +47,12 @@ class _LabelEmbedding(nn.Module):
 
 
 class ConvGenerator(Generator):
-    """DCGAN-style generator: linear -> (2c, s/4, s/4) -> two 2x up-convolutions -> sigmoid."""
+    """DCGAN-style generator: linear -> (2c, s/4, s/4) -> two 2x up-convolutions -> sigmoid.
+
+    With ``output_conv`` the second up-convolution keeps ``c/2`` feature maps and a 3x3
+    convolution writes the image (the layout saved models from before the current recipe use);
+    without it, the second up-convolution writes the image, which halves the work at full size.
+    """
 
     def __init__(
         self,
@@ -57,6 +62,7 @@ class ConvGenerator(Generator):
         num_classes: int | None = None,
         embed_dim: int = 32,
         batch_norm: bool = True,
+        output_conv: bool = True,
     ) -> None:
         super().__init__()
         c_out, size, _ = data_shape
@@ -71,15 +77,21 @@ class ConvGenerator(Generator):
         self.fc = nn.Linear(latent_dim + self.label.dim, c2 * self.base * self.base, bias=False)
         self.fc_norm = nn.BatchNorm1d(c2 * self.base * self.base) if batch_norm else nn.Identity()
         self.fc_act = FusedLeakyReLU(c2 * self.base * self.base)
-        self.body = nn.Sequential(
+        first: list[nn.Module] = [
             nn.ConvTranspose2d(c2, channels, 4, 2, 1, bias=False),
             norm(channels),
             FusedLeakyReLU(channels),
-            nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=False),
-            norm(channels // 2),
-            FusedLeakyReLU(channels // 2),
-            nn.Conv2d(channels // 2, c_out, 3, 1, 1),
-        )
+        ]
+        if output_conv:
+            last: list[nn.Module] = [
+                nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=False),
+                norm(channels // 2),
+                FusedLeakyReLU(channels // 2),
+                nn.Conv2d(channels // 2, c_out, 3, 1, 1),
+            ]
+        else:
+            last = [nn.ConvTranspose2d(channels, c_out, 4, 2, 1)]
+        self.body = nn.Sequential(*first, *last)
 
     def forward(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
         """Map ``(N, latent_dim)`` latents to ``(N, C, S, S)`` images in [0, 1]."""
@@ -119,16 +131,29 @@ class MLPGenerator(Generator):
         return torch.sigmoid(out) if self.squash else out
 
 
+def spectral_normed(module: nn.Module, enabled: bool) -> nn.Module:
+    """``module`` with spectral normalisation of its weight (Miyato et al. 2018) when ``enabled``.
+
+    It bounds each layer's Lipschitz constant, which keeps the discriminator's gradients useful
+    to the generator without a gradient penalty.
+    """
+    return nn.utils.parametrizations.spectral_norm(module) if enabled else module
+
+
 class _ProjectionHead(nn.Module):
     """Real/fake logit with a class projection term, plus an optional auxiliary classifier."""
 
-    def __init__(self, features: int, num_classes: int | None, aux_classifier: bool) -> None:
+    def __init__(
+        self, features: int, num_classes: int | None, aux_classifier: bool, sn: bool = False
+    ) -> None:
         super().__init__()
-        self.out = nn.Linear(features, 1)
-        self.proj = nn.Embedding(num_classes, features) if num_classes else None
+        self.out = spectral_normed(nn.Linear(features, 1), sn)
+        self.proj: nn.Module | None = None
+        if num_classes:
+            embed = nn.Embedding(num_classes, features)
+            nn.init.normal_(embed.weight, std=0.02)
+            self.proj = spectral_normed(embed, sn)
         self.aux = nn.Linear(features, num_classes) if (num_classes and aux_classifier) else None
-        if self.proj is not None:
-            nn.init.normal_(self.proj.weight, std=0.02)
 
     def forward(self, h: Tensor, condition: Tensor | None) -> tuple[Tensor, Tensor | None]:
         logit = self.out(h).squeeze(1)
@@ -155,7 +180,8 @@ class _ScoringDiscriminator(Discriminator):
 
 
 class ConvDiscriminator(_ScoringDiscriminator):
-    """Two stride-2 convolutions, a hidden linear layer and a projection head."""
+    """Two stride-2 convolutions, a hidden linear layer and a projection head
+    (optionally spectrally normalised throughout)."""
 
     def __init__(
         self,
@@ -165,22 +191,27 @@ class ConvDiscriminator(_ScoringDiscriminator):
         hidden: int = 256,
         aux_classifier: bool = False,
         dropout: float = 0.0,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         c_in, size, _ = data_shape
         self.num_classes = num_classes
-        flat = channels * 2 * (size // 4) ** 2
-        self.features = nn.Sequential(
-            nn.Conv2d(c_in, channels, 4, 2, 1, bias=False),
+        width = channels * 2 * (size // 4) ** 2
+        sn = spectral_norm
+        layers: list[nn.Module] = [
+            spectral_normed(nn.Conv2d(c_in, channels, 4, 2, 1, bias=False), sn),
             FusedLeakyReLU(channels),
-            nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=False),
+            spectral_normed(nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=False), sn),
             FusedLeakyReLU(channels * 2),
             nn.Flatten(),
-            nn.Linear(flat, hidden, bias=False),
-            FusedLeakyReLU(hidden),
-            nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
-        )
-        self.head = _ProjectionHead(hidden, num_classes, aux_classifier)
+        ]
+        if hidden:  # 0: the head reads the flattened conv features directly
+            layers += [spectral_normed(nn.Linear(width, hidden, bias=False), sn), FusedLeakyReLU(hidden)]
+            width = hidden
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        self.features = nn.Sequential(*layers)
+        self.head = _ProjectionHead(width, num_classes, aux_classifier, sn)
 
 
 class MLPDiscriminator(_ScoringDiscriminator):
@@ -194,15 +225,16 @@ class MLPDiscriminator(_ScoringDiscriminator):
         layers: int = 2,
         aux_classifier: bool = False,
         dropout: float = 0.0,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
         mods: list[nn.Module] = [nn.Flatten()]
         width = math.prod(data_shape)
         for _ in range(layers):
-            mods += [nn.Linear(width, hidden, bias=False), FusedLeakyReLU(hidden)]
+            mods += [spectral_normed(nn.Linear(width, hidden, bias=False), spectral_norm), FusedLeakyReLU(hidden)]
             if dropout > 0:  # small data sets: keeps the discriminator from memorising them
                 mods.append(nn.Dropout(dropout))
             width = hidden
         self.features = nn.Sequential(*mods)
-        self.head = _ProjectionHead(hidden, num_classes, aux_classifier)
+        self.head = _ProjectionHead(hidden, num_classes, aux_classifier, spectral_norm)

@@ -94,4 +94,4 @@ def test_losses_known_values() -> None:
     sp = torch.nn.functional.softplus
     torch.testing.assert_close(losses.generator_loss("ns", fake), sp(-fake).mean())
     with pytest.raises(ValueError, match="loss"):
-        losses.check_loss("lsgan")
+        losses.check_loss("least-squares")
