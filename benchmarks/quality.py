@@ -42,7 +42,9 @@ def run_one(
     provider = aigc_sdk.load_dataset(dataset)
     model = aigc_sdk.create_model(model_name, dataset=dataset, **config)
     t0 = time.perf_counter()
-    Trainer(model, provider, steps=steps, batch_size=batch_size, seed=seed, device="cpu", progress=False).fit()
+    Trainer(
+        model, provider, steps=steps, batch_size=batch_size, seed=seed, device="cpu", progress=False
+    ).fit()
     train_s = time.perf_counter() - t0
     model.eval()
     report = evaluate_model(model, dataset=dataset, n=n, seed=seed)
@@ -73,8 +75,7 @@ def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def markdown(label: str, med: dict[str, Any]) -> str:
     """One Markdown table row of medians."""
     cells = [label] + [
-        "n/a" if med[k] is None else (f"{med[k]:.4f}" if k == "kid" else f"{med[k]:.3f}")
-        for k in METRICS
+        "n/a" if med[k] is None else (f"{med[k]:.4f}" if k == "kid" else f"{med[k]:.3f}") for k in METRICS
     ]
     cells.append("n/a" if med["train_s"] is None else f"{med['train_s']:.0f}")
     return "| " + " | ".join(cells) + " |"

@@ -232,7 +232,10 @@ class MLPDiscriminator(_ScoringDiscriminator):
         mods: list[nn.Module] = [nn.Flatten()]
         width = math.prod(data_shape)
         for _ in range(layers):
-            mods += [spectral_normed(nn.Linear(width, hidden, bias=False), spectral_norm), FusedLeakyReLU(hidden)]
+            mods += [
+                spectral_normed(nn.Linear(width, hidden, bias=False), spectral_norm),
+                FusedLeakyReLU(hidden),
+            ]
             if dropout > 0:  # small data sets: keeps the discriminator from memorising them
                 mods.append(nn.Dropout(dropout))
             width = hidden
