@@ -63,6 +63,25 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="delete the run already in --out (checkpoints, metrics, samples, model) and start over",
     )
+    q = p.add_argument_group(
+        "quality monitor",
+        "score samples every N steps against held-out real data (precision, recall, density, coverage, "
+        "FID with the data-trained classifier's features); needs a labelled data set",
+    )
+    q.add_argument("--eval-every", type=int, default=None, help="measure sample quality every N steps")
+    q.add_argument("--eval-n", type=int, default=1000, help="samples per measurement (default 1000)")
+    q.add_argument(
+        "--best-by",
+        default="recall",
+        help="keep the best model by this metric in DIR/best (recall, coverage, precision, density, fid; "
+        "'none' keeps none; default recall)",
+    )
+    q.add_argument(
+        "--min-recall", type=float, default=None, help="warn when recall falls below this (mode collapse)"
+    )
+    q.add_argument(
+        "--stop-on-collapse", action="store_true", help="stop training instead of warning (with --min-recall)"
+    )
     p.add_argument("--nproc", type=int, default=1, help="data-parallel processes (launched with torchrun)")
     p.add_argument(
         "--progress",
@@ -95,9 +114,14 @@ def _argv(args: argparse.Namespace) -> list[str]:
         ("--checkpoint-every", args.checkpoint_every),
         ("--keep-last", args.keep_last),
         ("--sample-every", args.sample_every),
+        ("--eval-every", args.eval_every),
+        ("--min-recall", args.min_recall),
     ):
         if value is not None:
             out += [flag, str(value)]
+    out += ["--eval-n", str(args.eval_n), "--best-by", args.best_by]
+    if args.stop_on_collapse:
+        out.append("--stop-on-collapse")
     if args.deterministic:
         out.append("--deterministic")
     if args.resume:
@@ -133,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
 
     import aigc_sdk
     from aigc_sdk.io import save_model
-    from aigc_sdk.training import Trainer, TrainingDivergedError
+    from aigc_sdk.training import QualityCollapseError, QualityMonitor, Trainer, TrainingDivergedError
     from aigc_sdk.training.distributed import cleanup
 
     model_cfg: dict[str, Any] = {}
@@ -170,6 +194,21 @@ def run(args: argparse.Namespace) -> int:
         provider = aigc_sdk.load_dataset(args.dataset)
         model_cfg.setdefault("dataset", args.dataset)
         model = aigc_sdk.create_model(args.model, **model_cfg)
+        callbacks = []
+        if args.eval_every is not None:
+            callbacks.append(
+                QualityMonitor(
+                    args.dataset,
+                    every=args.eval_every,
+                    n=args.eval_n,
+                    best_by=None if args.best_by == "none" else args.best_by,
+                    min_recall=args.min_recall,
+                    stop_below=args.stop_on_collapse,
+                    seed=args.seed,
+                )
+            )
+        elif args.min_recall is not None or args.stop_on_collapse:
+            raise ValueError("--min-recall and --stop-on-collapse need --eval-every N")
         trainer = Trainer(
             model,
             provider,
@@ -179,10 +218,11 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             overwrite=args.overwrite,
             progress=args.progress,
+            callbacks=callbacks,
             **trainer_cfg,
         )
         metrics = trainer.fit()
-    except TrainingDivergedError as exc:
+    except (TrainingDivergedError, QualityCollapseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (ValueError, FileNotFoundError, KeyError, ImportError) as exc:

@@ -48,6 +48,8 @@ class VAE(GenerativeModel):
         arch: ``"auto"``, ``"conv"`` or ``"mlp"``.
         likelihood: ``"bernoulli"`` (images in [0, 1]) or ``"gaussian"`` (learned global scale).
         beta: weight of the KL term (``beta``-VAE; 1 is the ELBO).
+        kl_warmup: steps over which the KL weight ramps linearly from 0 to ``beta`` (0: none), so
+            the decoder learns to use ``z`` before the KL term pulls the posterior to the prior.
     """
 
     family = "vae"
@@ -64,6 +66,7 @@ class VAE(GenerativeModel):
         hidden: int = 256,
         likelihood: str | None = None,
         beta: float = 1.0,
+        kl_warmup: int = 0,
         lr: float = 1e-3,
     ) -> None:
         super().__init__()
@@ -77,6 +80,8 @@ class VAE(GenerativeModel):
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
             raise ValueError(f"beta must be a non-negative number, got {beta!r}")
+        if isinstance(kl_warmup, bool) or not isinstance(kl_warmup, int) or kl_warmup < 0:
+            raise ValueError(f"kl_warmup must be a non-negative int (steps), got {kl_warmup!r}")
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
             raise ValueError(f"lr must be a positive number, got {lr!r}")
         self.data_shape, self.num_classes, self.latent_dim = shape, num_classes, latent_dim
@@ -91,6 +96,7 @@ class VAE(GenerativeModel):
             "hidden": hidden,
             "likelihood": likelihood,
             "beta": float(beta),
+            "kl_warmup": kl_warmup,
             "lr": float(lr),
         }
         if self.arch == "conv":
@@ -148,7 +154,9 @@ class VAE(GenerativeModel):
         mu, logvar = self.encode(x, y)
         z, kl = reparameterize(mu, logvar, return_kl=True)
         recon = -self.log_px_given_z(x, self.decoder(z, y))
-        loss = (recon + self.beta * kl).mean()
+        warmup = self._config["kl_warmup"]
+        beta = self.beta * min(1.0, (step + 1) / warmup) if warmup else self.beta
+        loss = (recon + beta * kl).mean()
         opt = optimizers["vae"]
         opt.zero_grad(set_to_none=True)
         loss.backward()

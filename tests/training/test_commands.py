@@ -126,8 +126,44 @@ def test_demo_quick(tmp_path) -> None:
     report = json.loads((out / "report.json").read_text())
     assert set(report["models"]) == {"cgan", "cvae"}
     assert (out / "report.md").read_text().startswith("# aigc demo report")
-    assert "log_likelihood_nats" in report["models"]["cvae"]["iwae"]
+    for key in ("cgan", "cvae"):
+        entry = report["models"][key]
+        for metric in ("fid", "kid", "precision", "recall", "density", "coverage", "cas"):
+            assert metric in entry["metrics"], (key, metric)
+        assert entry["n_fake"] == entry["n_real"] == 100
+        assert entry["extractor"].startswith("classifier-mnist5k-")
+        # 20 steps cannot cover the data: the report must say so in words
+        assert any(w.startswith("mode collapse") for w in entry["warnings"])
+    assert "iwae_nll" in report["models"]["cvae"]["metrics"]
+    assert "iwae_nll" not in report["models"]["cgan"]["metrics"]
+    md = (out / "report.md").read_text()
+    assert "recall" in md and "## Warnings" in md and report["models"]["cgan"]["extractor"] in md
     assert (out / "cgan_samples.png").is_file() and (out / "cvae_samples.png").is_file()
+    # a second demo into the same directory replaces the first one's run
+    assert _run(demo, "demo", "--quick", "--out", str(out), "--no-progress", "--gan-steps", "2") == 0
+    assert json.loads((out / "report.json").read_text())["models"]["cgan"]["steps"] == 2
     assert (
         _run(sample, "sample", str(out / "cgan" / "model"), "-n", "4", "--grid", str(tmp_path / "s.png")) == 0
     )
+
+
+def test_train_with_the_quality_monitor_logs_and_keeps_the_best_model(tmp_path, capsys) -> None:
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"channels": 8}))
+    out = tmp_path / "run"
+    argv = ["train", "cgan", "--dataset", "digits", "--steps", "6", "--batch-size", "16"]
+    argv += ["--config", str(cfg), "--out", str(out), "--eval-every", "3", "--eval-n", "50"]
+    assert _run(train, *argv, "--best-by", "coverage", "--min-recall", "0.0") == 0
+    rows = [json.loads(line) for line in (out / "quality.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [3, 6]
+    assert all(0.0 <= r["recall"] <= 1.0 and "coverage" in r for r in rows)
+    assert (out / "best" / "config.json").is_file()
+    # a collapse threshold no 6-step model can meet stops the run with a one-line error
+    code = _run(train, *argv, "--overwrite", "--min-recall", "1.0", "--stop-on-collapse")
+    assert code == 1 and "recall" in capsys.readouterr().err
+
+
+def test_train_quality_flags_need_eval_every(tmp_path, capsys) -> None:
+    argv = ["train", "gan", "--dataset", "digits", "--steps", "1", "--out", str(tmp_path / "r")]
+    assert _run(train, *argv, "--min-recall", "0.5") == 2
+    assert "--eval-every" in capsys.readouterr().err
