@@ -21,10 +21,10 @@ def register() -> None:
         return torch.empty_like(x)
 
     @torch.library.register_fake("aigc_sdk::fused_leaky_relu_backward")
-    def _lrelu_bwd(grad, out, negative_slope, scale, dim, clamp, bias_grad):
-        c = out.shape[dim] if out.dim() > 0 else 1
-        gb = out.new_empty((c,) if bias_grad else (0,), dtype=_acc(out.dtype))
-        return torch.empty_like(out), gb
+    def _lrelu_bwd(grad, x, bias, negative_slope, scale, dim, clamp, bias_grad):
+        c = x.shape[dim] if x.dim() > 0 else 1
+        gb = x.new_empty((c,) if bias_grad else (0,), dtype=_acc(x.dtype))
+        return torch.empty_like(x), gb
 
     @torch.library.register_fake("aigc_sdk::reparameterize")
     def _reparam(mu, logvar, generator, return_kl):
