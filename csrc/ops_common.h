@@ -139,7 +139,8 @@ inline void check_reparam_bwd_args(const at::Tensor& grad_z, const std::optional
 
 inline void check_rng_state(const at::Tensor& st) {
   TORCH_CHECK_VALUE(st.device().is_cpu() && st.scalar_type() == at::kLong && st.numel() == 2,
-                    "rng_state must be the CPU int64 tensor [seed, offset] returned by reparameterize");
+                    "rng_state must be the CPU int64 tensor [seed, offset] returned by reparameterize, got a ",
+                    st.device(), " ", st.scalar_type(), " tensor of ", st.numel(), " elements");
 }
 
 inline std::pair<uint64_t, uint64_t> read_rng_state(const at::Tensor& st) {
