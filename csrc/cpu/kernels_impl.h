@@ -782,7 +782,9 @@ void reparam_fwd_impl(const T* mu, const T* lv, T* z, T* kl, const ReparamParams
       for (int64_t q = 0; q < io::kV; ++q) {
         const V sd = exp_fast(l[q] * half);
         if (terms != nullptr) {
-          (one + l[q] - m[q] * m[q] - sd * sd).store(terms + (i - b) + q * V::size());
+          // Halved terms (exact), with (0.5 * sd) * sd: sd * sd overflows float from logvar 88.7 on,
+          // while the KL stays finite up to about 89.4.
+          (half * (one + l[q] - m[q] * m[q]) - (half * sd) * sd).store(terms + (i - b) + q * V::size());
         }
         m[q] = m[q] + ev[q] * sd;
       }
@@ -819,7 +821,7 @@ void reparam_fwd_impl(const T* mu, const T* lv, T* z, T* kl, const ReparamParams
         const int64_t rend = std::min(se, (r + 1) * p.row);
         acc += static_cast<double>(vsum<A>(terms + (i - s), rend - i));
         if (rend == (r + 1) * p.row) {
-          kl[r] = static_cast<T>(-0.5 * acc);
+          kl[r] = static_cast<T>(-acc);  // the terms are already halved
           acc = 0.0;
         }
         i = rend;
@@ -834,7 +836,7 @@ void reparam_bwd_impl(const T* dz, const T* dkl, const T* mu, const T* lv, T* dm
   using A = acc_t<T>;
   using io = IO<T>;
   using V = Vectorized<A>;
-  const V half(A(0.5)), one(A(1));
+  const V half(A(0.5)), big(A(80));
   const int64_t row = (dkl == nullptr || p.row == 0) ? std::max<int64_t>(p.n, 1) : p.row;
   at::parallel_for(0, p.n, kRepGrain, [&](int64_t b, int64_t e) {
     alignas(64) A eps[kBuf + 64];
@@ -859,7 +861,11 @@ void reparam_bwd_impl(const T* dz, const T* dkl, const T* mu, const T* lv, T* dm
           for (int64_t q = 0; q < io::kV; ++q) {
             const V sd = exp_fast(l[q] * half);
             if (dkl != nullptr) {
-              l[q] = half * (g[q] * ev[q] * sd + (sd * sd - one) * k);
+              // d kl / d logvar = 0.5 * expm1(logvar): exact near 0 (sd * sd - 1 cancels) and, as
+              // (0.5 * sd) * sd for large logvar, finite wherever the result is (sd * sd overflows
+              // float from logvar 88.7 on, and the old (sd * sd - 1) * k before halving earlier).
+              const V hem1 = V::blendv(half * l[q].expm1(), (half * sd) * sd, l[q] > big);
+              l[q] = half * g[q] * ev[q] * sd + hem1 * k;
               m[q] = g[q] + m[q] * k;
             } else {
               l[q] = half * g[q] * ev[q] * sd;

@@ -90,8 +90,9 @@ __host__ __device__ inline int64_t n_counters(int64_t n) {
   return (n + philox::kBlockElems - 1) / philox::kBlockElems * 16;
 }
 
-// z, and with `terms` set the per-element KL terms 1 + logvar - mu^2 - exp(logvar) (in the
-// accumulation type A) from the same loads; a deterministic row sum of the terms finishes the KL.
+// z, and with `terms` set the halved per-element KL terms 0.5 * (1 + logvar - mu^2 - exp(logvar))
+// (in the accumulation type A) from the same loads; a deterministic row sum of the terms finishes
+// the KL. Halving first, with (0.5 * sd) * sd, keeps float finite where sd * sd would overflow.
 template <typename T>
 __global__ void reparam_fwd_kernel(const T* __restrict__ mu, const T* __restrict__ lv, T* __restrict__ z,
                                    at::opmath_type<T>* __restrict__ terms, int64_t n, uint64_t seed,
@@ -111,7 +112,7 @@ __global__ void reparam_fwd_kernel(const T* __restrict__ mu, const T* __restrict
         const A sd = exp(A(0.5) * l);
         z[e[k]] = static_cast<T>(m + static_cast<A>(v[k]) * sd);
         if (terms != nullptr) {
-          terms[e[k]] = A(1) + l - m * m - sd * sd;
+          terms[e[k]] = A(0.5) * (A(1) + l - m * m) - (A(0.5) * sd) * sd;
         }
       }
     }
@@ -138,7 +139,9 @@ __global__ void reparam_bwd_kernel(const T* __restrict__ dz, const T* __restrict
         A d = A(0.5) * gz * static_cast<A>(v[k]) * sd;
         if (dkl != nullptr) {
           const A kg = static_cast<A>(dkl[i / row]);
-          d += A(0.5) * (sd * sd - A(1)) * kg;
+          const A l = static_cast<A>(lv[i]);
+          // 0.5 * expm1(logvar): exact near 0, and finite for large logvar where sd * sd overflows.
+          d += (l > A(80) ? (A(0.5) * sd) * sd : A(0.5) * expm1(l)) * kg;
           dmu[i] = static_cast<T>(gz + static_cast<A>(mu[i]) * kg);
         }
         dlv[i] = static_cast<T>(d);
@@ -285,7 +288,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> reparam_fwd(const at::Tensor& mu_
   }
   at::Tensor kl;
   if (return_kl) {
-    kl = (terms.sum(-1) * -0.5).to(mu.scalar_type());
+    kl = terms.sum(-1).neg_().to(mu.scalar_type());  // the terms are already halved
   } else {
     kl = at::empty({0}, mu.options());
   }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from scipy import stats
 
 import aigc_sdk.ops as ops
-from aigc_sdk.ops import functional, reference
+from aigc_sdk.ops import _ext, functional, reference
 
 from .conftest import needs_ext
 
@@ -199,3 +201,44 @@ def test_nan_propagates():
     z, kl = ops.reparameterize(mu, lv, return_kl=True)
     assert torch.isnan(z[0, 0]) and torch.isnan(kl[0]) and torch.isnan(z[1, 1])
     assert torch.isfinite(z[1, 0])
+
+
+# logvar around float32's exp overflow (88.72): exp(logvar) overflows, 0.5 * expm1(logvar) only
+# from about 89.4; and near 0, where exp(logvar) - 1 cancels.
+_EDGE_LV = [-30.0, -1e-3, -1e-7, 0.0, 1e-7, 1e-3, 80.0, 88.0, 88.5, 88.7, 88.8, 89.0, 89.3]
+
+
+@pytest.mark.parametrize("path", ["ext", "reference"])
+@pytest.mark.parametrize("gk", [1.0, 1.5])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_kl_logvar_gradient_at_float32_edges(path, gk, create_graph):
+    """d kl / d logvar = 0.5 * expm1(logvar) * grad_kl: finite and accurate in float32, like float64."""
+    if path == "ext" and not _ext.LOADED:
+        pytest.skip("compiled extension not in use")
+    lv64 = torch.tensor(_EDGE_LV, dtype=torch.float64).view(-1, 1)
+    lv = lv64.float().requires_grad_()
+    mu = torch.zeros_like(lv, requires_grad=True)
+    if path == "ext":
+        _, kl, _ = functional._reparameterize_with_state(mu, lv, None, True)
+    else:
+        _, kl = reference.reparameterize(mu, lv, return_kl=True, eps=torch.zeros_like(lv))
+    (dlv,) = torch.autograd.grad(kl, lv, torch.full_like(kl, gk), create_graph=create_graph)
+    want = 0.5 * torch.expm1(lv.detach().double()) * gk
+    fits = want.abs() < torch.finfo(torch.float32).max
+    assert torch.isfinite(dlv[fits]).all(), dlv.flatten().tolist()
+    torch.testing.assert_close(dlv[fits].double(), want[fits], rtol=2e-6, atol=0)
+    # The forward KL (halved per element before the sum) is finite there too.
+    kl_want = -0.5 * (1 + lv.detach().double() - torch.exp(lv.detach().double())).sum(-1)
+    kfits = kl_want.abs() < torch.finfo(torch.float32).max
+    torch.testing.assert_close(kl.detach()[kfits].double(), kl_want[kfits], rtol=2e-6, atol=1e-6)
+
+
+@needs_ext
+def test_reproduction_kl_gradient_at_logvar_88_5():
+    mu = torch.zeros(1, 1, requires_grad=True)
+    lv = torch.full((1, 1), 88.5, requires_grad=True)
+    _, kl = ops.reparameterize(mu, lv, return_kl=True)
+    (kl * 2.0).sum().backward()
+    want = 0.5 * math.expm1(88.5) * 2.0
+    assert math.isfinite(lv.grad.item())
+    assert abs(lv.grad.item() - want) <= 2e-6 * want
