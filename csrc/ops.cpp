@@ -214,6 +214,41 @@ std::tuple<at::Tensor, at::Tensor> lrelu_backward_autograd(const at::Tensor& gra
   return {r[0], r[1]};
 }
 
+// 0.5 * expm1(lv), finite wherever the result is: expm1 is exact near 0 (exp(lv) - 1 cancels), and
+// for large lv (where the -0.5 no longer matters) (0.5 * sd) * sd does not overflow before halving.
+// Clamping the expm1 branch keeps its derivative finite where `where` discards it.
+Variable half_expm1(const Variable& lv, const Variable& sd) {
+  return at::where(lv > 80.0, (0.5 * sd) * sd, 0.5 * at::expm1(lv.clamp_max(80.0)));
+}
+
+// reparameterize's gradients (grad_mu, grad_logvar) in ATen ops, differentiable to any order:
+// d mu = dz (+ mu * dkl), d logvar = 0.5 * dz * eps * sd (+ 0.5 * expm1(logvar) * dkl), with eps
+// regenerated from rng_state (a constant: it does not depend on mu or logvar).
+variable_list differentiable_backward(const Variable& dz, const Variable& dkl, const Variable& mu,
+                                      const Variable& logvar, const Variable& st) {
+  static auto regen = c10::Dispatcher::singleton()
+                          .findSchemaOrThrow("aigc_sdk::_regenerate_eps", "")
+                          .typed<at::Tensor(const at::Tensor&, const at::Tensor&)>();
+  const auto out_t = logvar.scalar_type();
+  const auto acc = acc_type(out_t);
+  const Variable lv = logvar.to(acc);
+  const Variable g = dz.to(acc);
+  const Variable eps = regen.call(logvar.detach(), st).to(acc);
+  const Variable sd = at::exp(0.5 * lv);
+  Variable dlv = 0.5 * g * eps * sd;
+  Variable dmu = dz;
+  if (dkl.defined()) {
+    // One KL value per row of the last dim (a 0-d logvar is its own row).
+    const Variable k = logvar.dim() == 0 ? dkl.to(acc) : dkl.to(acc).unsqueeze(-1);
+    dlv = dlv + half_expm1(lv, sd) * k;
+    dmu = (g + mu.to(acc) * k).to(out_t);
+  }
+  variable_list res(4);
+  res[0] = dmu;
+  res[1] = dlv.to(out_t);
+  return res;
+}
+
 class ReparamFn : public torch::autograd::Function<ReparamFn> {
  public:
   static variable_list forward(AutogradContext* ctx, const Variable& mu, const Variable& logvar,
@@ -253,6 +288,12 @@ class ReparamFn : public torch::autograd::Function<ReparamFn> {
     }
     if (!dz.defined()) {
       dz = at::zeros_like(logvar);
+    }
+    if (at::GradMode::is_enabled()) {
+      // create_graph: the same gradients from differentiable ATen ops, so that they can be
+      // differentiated again (the fused kernel's outputs would have no graph).
+      return differentiable_backward(dz, kl_grad ? go[1] : Variable(), kl_grad ? saved[2] : Variable(), logvar,
+                                     st);
     }
     if (kl_grad) {
       auto [dmu, dlv] = op.call(dz, go[1], saved[2], logvar, st);
