@@ -143,7 +143,16 @@ class LReLUBackwardFn : public torch::autograd::Function<LReLUBackwardFn> {
     if (t.defined() && ctx->needs_input_grad(0)) {
       res[0] = LReLUBackwardFn::apply(t, x, opt(saved[1]), p.slope, p.scale, p.dim, p.clamp, false)[0];
     }
-    return res;  // x and bias only select the slope: their derivative is zero almost everywhere
+    // x and bias only select the slope: their derivative is zero almost everywhere. Zeros, not
+    // undefined, so that what feeds x (e.g. a conv bias in an R1 penalty) gets a zero gradient
+    // rather than none, as with the reference; expanded, so nothing is filled.
+    if (ctx->needs_input_grad(1)) {
+      res[1] = at::zeros({}, x.options()).expand(x.sizes());
+    }
+    if (ctx->needs_input_grad(2) && saved[1].defined()) {
+      res[2] = at::zeros({}, saved[1].options()).expand(saved[1].sizes());
+    }
+    return res;
   }
 };
 
