@@ -47,14 +47,14 @@ inline int64_t check_lrelu_args(const at::Tensor& x, const std::optional<at::Ten
   return d;
 }
 
-// Checks fused_leaky_relu_backward's arguments (out is the forward's output) and returns the
-// normalised dim.
-inline int64_t check_lrelu_bwd_args(const at::Tensor& grad, const at::Tensor& out, double slope, double scale,
-                                    int64_t dim, std::optional<double> clamp) {
-  const int64_t d = check_lrelu_args(out, std::nullopt, slope, scale, dim, clamp);
+// Checks fused_leaky_relu_backward's arguments (x and bias are the forward's inputs) and returns
+// the normalised dim.
+inline int64_t check_lrelu_bwd_args(const at::Tensor& grad, const at::Tensor& x, const std::optional<at::Tensor>& bias,
+                                    double slope, double scale, int64_t dim, std::optional<double> clamp) {
+  const int64_t d = check_lrelu_args(x, bias, slope, scale, dim, clamp);
   check_floating(grad, "grad");
-  check_same_device(out, "out", grad, "grad");
-  TORCH_CHECK_VALUE(grad.sizes() == out.sizes(), "grad must have the shape of out ", out.sizes(), ", got ",
+  check_same_device(x, "x", grad, "grad");
+  TORCH_CHECK_VALUE(grad.sizes() == x.sizes(), "grad must have the shape of x ", x.sizes(), ", got ",
                     grad.sizes());
   return d;
 }
@@ -82,7 +82,7 @@ inline ChannelMap channel_map(const at::Tensor& t, int64_t d) {
   return {t.stride(d), c};
 }
 
-// grad re-laid out exactly like out (autograd may hand us any strides).
+// grad re-laid out exactly like `out` (autograd may hand us any strides).
 inline at::Tensor like_layout(const at::Tensor& grad, const at::Tensor& out) {
   if (grad.strides() == out.strides() && grad.sizes() == out.sizes() && grad.is_non_overlapping_and_dense()) {
     return grad;
@@ -139,7 +139,8 @@ inline void check_reparam_bwd_args(const at::Tensor& grad_z, const std::optional
 
 inline void check_rng_state(const at::Tensor& st) {
   TORCH_CHECK_VALUE(st.device().is_cpu() && st.scalar_type() == at::kLong && st.numel() == 2,
-                    "rng_state must be the CPU int64 tensor [seed, offset] returned by reparameterize");
+                    "rng_state must be the CPU int64 tensor [seed, offset] returned by reparameterize, got a ",
+                    st.device(), " ", st.scalar_type(), " tensor of ", st.numel(), " elements");
 }
 
 inline std::pair<uint64_t, uint64_t> read_rng_state(const at::Tensor& st) {

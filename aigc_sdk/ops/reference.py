@@ -41,6 +41,49 @@ def fused_leaky_relu(
     return y.to(x.dtype)
 
 
+def _half_expm1_value(lv: torch.Tensor) -> torch.Tensor:
+    """``0.5 * expm1(lv)``, finite wherever the result is.
+
+    expm1 is exact near 0 (``exp(lv) - 1`` cancels); for large lv, where the -0.5 no longer matters,
+    ``(0.5 * sd) * sd`` with ``sd = exp(lv / 2)`` stays finite where ``exp(lv)`` overflows (float32:
+    ``exp`` from 88.7, the result only from about 89.4).
+    """
+    sd = torch.exp(0.5 * lv)
+    return torch.where(lv > 80, (0.5 * sd) * sd, 0.5 * torch.expm1(lv.clamp_max(80)))
+
+
+class _HalfExpm1(torch.autograd.Function):
+    """``0.5 * expm1(lv)`` with derivative ``0.5 * exp(lv)``, differentiable to any order."""
+
+    @staticmethod
+    def forward(ctx, lv: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(lv)
+        return _half_expm1_value(lv)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor) -> torch.Tensor:
+        (lv,) = ctx.saved_tensors
+        return g * (_HalfExpm1.apply(lv) + 0.5)
+
+
+class _HalfKLTerm(torch.autograd.Function):
+    """``0.5 * (1 + lv - exp(lv)) = 0.5 * lv - 0.5 * expm1(lv)`` with derivative ``-0.5 * expm1(lv)``.
+
+    Autograd of the plain formula forms ``0.5 * exp(lv) - 0.5``: inexact near 0 and inf from lv 88.7
+    in float32; this backward is exact and finite wherever the gradient is.
+    """
+
+    @staticmethod
+    def forward(ctx, lv: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(lv)
+        return 0.5 * lv - _half_expm1_value(lv)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor) -> torch.Tensor:
+        (lv,) = ctx.saved_tensors
+        return -g * _HalfExpm1.apply(lv)
+
+
 def reparameterize(
     mu: torch.Tensor,
     logvar: torch.Tensor,
@@ -61,5 +104,6 @@ def reparameterize(
     z = (m + eps.to(cd) * torch.exp(0.5 * lv)).to(mu.dtype)
     if not return_kl:
         return z
-    kl = (-0.5 * (1 + lv - m * m - torch.exp(lv)).sum(-1)).to(mu.dtype)
+    # -0.5 * sum(1 + lv - m^2 - exp(lv)), halved per element first (exact) so float stays finite.
+    kl = (0.5 * m * m - _HalfKLTerm.apply(lv)).sum(-1).to(mu.dtype)
     return z, kl

@@ -37,9 +37,10 @@ struct KernelTable {
   const char* name;
   // bias: accumulation-type array (float, or double for double inputs) of `channels` values or null.
   void (*lrelu_fwd)(c10::ScalarType, const void* x, void* y, const void* bias, const LReLUParams&);
-  // grad_bias (accumulation type, `channels` values) is written when non-null.
-  void (*lrelu_bwd)(c10::ScalarType, const void* grad, const void* out, void* grad_x, void* grad_bias,
-                    const LReLUParams&);
+  // grad_x = grad * act'(x + bias) (bias as in lrelu_fwd, or null); grad_bias (accumulation type,
+  // `channels` values) is written when non-null.
+  void (*lrelu_bwd)(c10::ScalarType, const void* grad, const void* x, const void* bias, void* grad_x,
+                    void* grad_bias, const LReLUParams&);
   // kl (one value per row, dtype of mu) is written when non-null.
   void (*reparam_fwd)(c10::ScalarType, const void* mu, const void* logvar, void* z, void* kl,
                       const ReparamParams&);

@@ -135,13 +135,14 @@ inline V act(const V& t, const LConst<typename V::value_type>& k) {
   return y;
 }
 
-// Derivative of the activation, from the saved output (scale > 0 and slope >= 0 make
-// sign(out) == sign(pre-activation)); zero where the output was clamped.
+// Derivative of the activation at the pre-activation t = x + bias in the compute type (not from the
+// output: a half output rounds a tiny positive t to 0); zero where the output was clamped, judged
+// on the unrounded t * m that act() computes.
 template <bool kClamp, typename V>
-inline V dact(const V& out, const LConst<typename V::value_type>& k) {
-  V m = V::blendv(k.neg, k.pos, out > k.zero);
+inline V dact(const V& t, const LConst<typename V::value_type>& k) {
+  V m = V::blendv(k.neg, k.pos, t > k.zero);
   if constexpr (kClamp) {
-    m = m & (out.abs() < k.hi);
+    m = m & ((t * m).abs() < k.hi);
   }
   return m;
 }
@@ -234,12 +235,17 @@ void lrelu_fwd_impl(const T* x, T* y, const acc_t<T>* bias, const LReLUParams& p
 }
 
 template <typename T, bool kClamp, bool kScalarGrad>
-void lrelu_bwd_impl(const T* g, const T* out, T* gx, acc_t<T>* gb, const LReLUParams& p) {
+void lrelu_bwd_impl(const T* g, const T* x, const acc_t<T>* bias, T* gx, acc_t<T>* gb, const LReLUParams& p) {
   using A = acc_t<T>;
   using io = IO<T>;
   using V = Vectorized<A>;
   const LConst<A> k(p);
   const V gs(kScalarGrad ? static_cast<A>(g[0]) : A(0));
+  std::vector<A> row;
+  if (bias != nullptr && p.inner < kMinScalarRun) {
+    row = expand_bias(bias, p);
+  }
+  const A* brow = row.empty() ? nullptr : row.data();
   // grad at flat index idx: read from memory, or the broadcast scalar.
   auto load_g = [](const T* gp, const V& gsv, int64_t idx, V* v, int64_t cnt) {
     if constexpr (kScalarGrad) {
@@ -250,23 +256,34 @@ void lrelu_bwd_impl(const T* g, const T* out, T* gx, acc_t<T>* gb, const LReLUPa
       io::load(gp + idx, v, cnt);
     }
   };
-  // grad_x on one segment; returns the segment's sum when `kSum` is set. Works on local copies
-  // (see lrelu_fwd_impl).
-  auto seg = [&](int64_t s, int64_t len, auto sum_tag) -> A {
+  // grad_x on one segment with bias value b (or, with `kRow`, the padded bias row br); returns the
+  // segment's sum when `kSum` is set. Works on local copies (see lrelu_fwd_impl).
+  auto seg = [&](int64_t s, int64_t len, auto sum_tag, auto row_tag, A b, const A* br) -> A {
     constexpr bool kSum = decltype(sum_tag)::value;
+    constexpr bool kRow = decltype(row_tag)::value;
     const LConst<A> kl = k;
     const V gsv = gs;
+    const V bv(b);
     const T* const gp = g;
-    const T* const op = out + s;
+    const T* const xs = x + s;
     T* const xp = gx + s;
     V acc(A(0));
     auto step = [&](int64_t i, int64_t cnt) {
       V v[io::kV];
-      V o[io::kV];
+      V t[io::kV];
       load_g(gp, gsv, s + i, v, cnt);
-      io::load(op + i, o, cnt);
+      io::load(xs + i, t, cnt);
+      V brv[io::kV];
+      if constexpr (kRow) {
+        load_acc(br + i, brv, io::kV, io::kStep);  // row is padded
+      }
       for (int64_t q = 0; q < io::kV; ++q) {
-        v[q] = v[q] * dact<kClamp>(o[q], kl);
+        if constexpr (kRow) {
+          t[q] = t[q] + brv[q];
+        } else {
+          t[q] = t[q] + bv;
+        }
+        v[q] = v[q] * dact<kClamp>(t[q], kl);
         if constexpr (kSum) {
           const int64_t c = std::min<int64_t>(V::size(), std::max<int64_t>(0, cnt - q * V::size()));
           acc = acc + (c == V::size() ? v[q] : V::set(V(A(0)), v[q], c));
@@ -282,7 +299,11 @@ void lrelu_bwd_impl(const T* g, const T* out, T* gx, acc_t<T>* gb, const LReLUPa
     }
   };
   if (gb == nullptr) {
-    at::parallel_for(0, p.n, kGrain, [&](int64_t b, int64_t e) { seg(b, e - b, std::false_type{}); });
+    auto fs = [&](int64_t s, int64_t len, A b) { seg(s, len, std::false_type{}, std::false_type{}, b, nullptr); };
+    auto fv = [&](int64_t s, int64_t len, const A* br) {
+      seg(s, len, std::false_type{}, std::true_type{}, A(0), br);
+    };
+    at::parallel_for(0, p.n, kGrain, [&](int64_t b, int64_t e) { walk<A>(b, e, p, bias, brow, fs, fv); });
     return;
   }
   // Bias gradient: fixed chunks (independent of the thread count, so results are deterministic),
@@ -300,7 +321,8 @@ void lrelu_bwd_impl(const T* g, const T* out, T* gx, acc_t<T>* gb, const LReLUPa
         int64_t c = r % p.channels;
         for (int64_t i = ck * csize; i < e;) {
           const int64_t end = std::min(e, (r + 1) * p.inner);
-          pc[c] += static_cast<double>(seg(i, end - i, std::true_type{}));
+          const A b = bias == nullptr ? A(0) : bias[c];
+          pc[c] += static_cast<double>(seg(i, end - i, std::true_type{}, std::false_type{}, b, nullptr));
           i = end;
           ++r;
           c = c + 1 == p.channels ? 0 : c + 1;
@@ -324,8 +346,12 @@ void lrelu_bwd_impl(const T* g, const T* out, T* gx, acc_t<T>* gb, const LReLUPa
   std::vector<A> part(nchunk * stride, A(0));
   at::parallel_for(0, nchunk, 1, [&](int64_t cb, int64_t ce) {
     V v[io::kV];
-    V o[io::kV];
+    V t[io::kV];
     V a[io::kV];
+    V bv[io::kV];
+    for (int64_t q = 0; q < io::kV; ++q) {
+      bv[q] = V(A(0));
+    }
     for (int64_t ck = cb; ck < ce; ++ck) {
       A* pc = part.data() + ck * stride;
       const int64_t pe = std::min(nper, (ck + 1) * pchunk);
@@ -334,10 +360,13 @@ void lrelu_bwd_impl(const T* g, const T* out, T* gx, acc_t<T>* gb, const LReLUPa
         for (int64_t i = 0; i < period; i += io::kStep) {
           const int64_t cnt = std::min(io::kStep, period - i);
           load_g(g, gs, s + i, v, cnt);
-          io::load(out + s + i, o, cnt);
+          io::load(x + s + i, t, cnt);
+          if (brow != nullptr) {
+            load_acc(brow + i, bv, io::kV, io::kStep);  // row is padded
+          }
           load_acc(pc + i, a, io::kV, io::kStep);
           for (int64_t q = 0; q < io::kV; ++q) {
-            v[q] = v[q] * dact<kClamp>(o[q], k);
+            v[q] = v[q] * dact<kClamp>(t[q] + bv[q], k);
             a[q] = a[q] + v[q];  // lanes past cnt only touch the padding
           }
           io::store(gx + s + i, v, cnt);
@@ -374,23 +403,25 @@ void lrelu_fwd(c10::ScalarType dt, const void* x, void* y, const void* bias, con
   });
 }
 
-void lrelu_bwd(c10::ScalarType dt, const void* g, const void* out, void* gx, void* gb, const LReLUParams& p) {
+void lrelu_bwd(c10::ScalarType dt, const void* g, const void* x, const void* bias, void* gx, void* gb,
+               const LReLUParams& p) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dt, "aigc_fused_leaky_relu_backward", [&] {
     using A = acc_t<scalar_t>;
     auto gs = static_cast<const scalar_t*>(g);
-    auto os = static_cast<const scalar_t*>(out);
-    auto xs = static_cast<scalar_t*>(gx);
+    auto xs = static_cast<const scalar_t*>(x);
+    auto bi = static_cast<const A*>(bias);
+    auto gxs = static_cast<scalar_t*>(gx);
     auto bs = static_cast<A*>(gb);
     if (p.has_clamp) {
       if (p.scalar_grad) {
-        lrelu_bwd_impl<scalar_t, true, true>(gs, os, xs, bs, p);
+        lrelu_bwd_impl<scalar_t, true, true>(gs, xs, bi, gxs, bs, p);
       } else {
-        lrelu_bwd_impl<scalar_t, true, false>(gs, os, xs, bs, p);
+        lrelu_bwd_impl<scalar_t, true, false>(gs, xs, bi, gxs, bs, p);
       }
     } else if (p.scalar_grad) {
-      lrelu_bwd_impl<scalar_t, false, true>(gs, os, xs, bs, p);
+      lrelu_bwd_impl<scalar_t, false, true>(gs, xs, bi, gxs, bs, p);
     } else {
-      lrelu_bwd_impl<scalar_t, false, false>(gs, os, xs, bs, p);
+      lrelu_bwd_impl<scalar_t, false, false>(gs, xs, bi, gxs, bs, p);
     }
   });
 }
@@ -751,7 +782,9 @@ void reparam_fwd_impl(const T* mu, const T* lv, T* z, T* kl, const ReparamParams
       for (int64_t q = 0; q < io::kV; ++q) {
         const V sd = exp_fast(l[q] * half);
         if (terms != nullptr) {
-          (one + l[q] - m[q] * m[q] - sd * sd).store(terms + (i - b) + q * V::size());
+          // Halved terms (exact), with (0.5 * sd) * sd: sd * sd overflows float from logvar 88.7 on,
+          // while the KL stays finite up to about 89.4.
+          (half * (one + l[q] - m[q] * m[q]) - (half * sd) * sd).store(terms + (i - b) + q * V::size());
         }
         m[q] = m[q] + ev[q] * sd;
       }
@@ -788,7 +821,7 @@ void reparam_fwd_impl(const T* mu, const T* lv, T* z, T* kl, const ReparamParams
         const int64_t rend = std::min(se, (r + 1) * p.row);
         acc += static_cast<double>(vsum<A>(terms + (i - s), rend - i));
         if (rend == (r + 1) * p.row) {
-          kl[r] = static_cast<T>(-0.5 * acc);
+          kl[r] = static_cast<T>(-acc);  // the terms are already halved
           acc = 0.0;
         }
         i = rend;
@@ -803,7 +836,7 @@ void reparam_bwd_impl(const T* dz, const T* dkl, const T* mu, const T* lv, T* dm
   using A = acc_t<T>;
   using io = IO<T>;
   using V = Vectorized<A>;
-  const V half(A(0.5)), one(A(1));
+  const V half(A(0.5)), big(A(80));
   const int64_t row = (dkl == nullptr || p.row == 0) ? std::max<int64_t>(p.n, 1) : p.row;
   at::parallel_for(0, p.n, kRepGrain, [&](int64_t b, int64_t e) {
     alignas(64) A eps[kBuf + 64];
@@ -828,7 +861,11 @@ void reparam_bwd_impl(const T* dz, const T* dkl, const T* mu, const T* lv, T* dm
           for (int64_t q = 0; q < io::kV; ++q) {
             const V sd = exp_fast(l[q] * half);
             if (dkl != nullptr) {
-              l[q] = half * (g[q] * ev[q] * sd + (sd * sd - one) * k);
+              // d kl / d logvar = 0.5 * expm1(logvar): exact near 0 (sd * sd - 1 cancels) and, as
+              // (0.5 * sd) * sd for large logvar, finite wherever the result is (sd * sd overflows
+              // float from logvar 88.7 on, and the old (sd * sd - 1) * k before halving earlier).
+              const V hem1 = V::blendv(half * l[q].expm1(), (half * sd) * sd, l[q] > big);
+              l[q] = half * g[q] * ev[q] * sd + hem1 * k;
               m[q] = g[q] + m[q] * k;
             } else {
               l[q] = half * g[q] * ev[q] * sd;

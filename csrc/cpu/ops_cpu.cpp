@@ -88,36 +88,40 @@ at::Tensor lrelu_fwd(const at::Tensor& x_, const std::optional<at::Tensor>& bias
   return y;
 }
 
-std::tuple<at::Tensor, at::Tensor> lrelu_bwd(const at::Tensor& grad, const at::Tensor& out_, double slope,
-                                             double scale, int64_t dim, std::optional<double> clamp,
-                                             bool bias_grad) {
-  const int64_t d = check_lrelu_bwd_args(grad, out_, slope, scale, dim, clamp);
-  const at::Tensor out = dense(out_);
+std::tuple<at::Tensor, at::Tensor> lrelu_bwd(const at::Tensor& grad, const at::Tensor& x_,
+                                             const std::optional<at::Tensor>& bias, double slope, double scale,
+                                             int64_t dim, std::optional<double> clamp, bool bias_grad) {
+  const int64_t d = check_lrelu_bwd_args(grad, x_, bias, slope, scale, dim, clamp);
+  const at::Tensor x = dense(x_);
   // A gradient broadcast from one value (e.g. the expand of y.sum()'s backward) is read as a scalar
   // instead of being materialised.
-  const bool scalar_grad = out.numel() > 1 && std::all_of(grad.strides().begin(), grad.strides().end(),
-                                                          [](int64_t st) { return st == 0; });
-  const at::Tensor g = scalar_grad ? grad.as_strided({1}, {1}).to(out.scalar_type())
-                                   : like_layout(grad.to(out.scalar_type()), out);
-  at::Tensor gx = empty_output(out);
-  const ChannelMap cm = channel_map(out, d);
-  const auto acc_opts = out.options().dtype(acc_type(out.scalar_type()));
-  const int64_t nb = bias_grad ? (out.dim() == 0 ? 1 : out.size(d)) : 0;
-  if (out.numel() == 0) {
+  const bool scalar_grad = x.numel() > 1 && std::all_of(grad.strides().begin(), grad.strides().end(),
+                                                        [](int64_t st) { return st == 0; });
+  const at::Tensor g = scalar_grad ? grad.as_strided({1}, {1}).to(x.scalar_type())
+                                   : like_layout(grad.to(x.scalar_type()), x);
+  at::Tensor gx = empty_output(x);
+  const ChannelMap cm = channel_map(x, d);
+  const auto acc_opts = x.options().dtype(acc_type(x.scalar_type()));
+  const int64_t nb = bias_grad ? (x.dim() == 0 ? 1 : x.size(d)) : 0;
+  if (x.numel() == 0) {
     return {gx, at::zeros({nb}, acc_opts)};
   }
   at::Tensor gb = at::empty({nb}, acc_opts);  // fully written by the kernel
+  at::Tensor b;
+  if (bias.has_value() && bias->defined()) {
+    b = bias->to(acc_type(x.scalar_type())).contiguous();
+  }
   LReLUParams p;
   p.scalar_grad = scalar_grad;
-  p.n = out.numel();
+  p.n = x.numel();
   p.inner = cm.inner;
   p.channels = cm.channels;
   p.slope = slope;
   p.scale = scale;
   p.has_clamp = clamp.has_value();
   p.clamp = clamp.value_or(0.0);
-  table().lrelu_bwd(out.scalar_type(), g.const_data_ptr(), out.const_data_ptr(), gx.mutable_data_ptr(),
-                    bias_grad ? gb.mutable_data_ptr() : nullptr, p);
+  table().lrelu_bwd(x.scalar_type(), g.const_data_ptr(), x.const_data_ptr(), b.defined() ? b.const_data_ptr() : nullptr,
+                    gx.mutable_data_ptr(), bias_grad ? gb.mutable_data_ptr() : nullptr, p);
   return {gx, gb};
 }
 

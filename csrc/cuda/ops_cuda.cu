@@ -45,14 +45,20 @@ __global__ void lrelu_fwd_kernel(const T* __restrict__ x, T* __restrict__ y, con
   }
 }
 
+// The slope comes from the pre-activation t = x + bias in A, not from the output: a half output
+// rounds a tiny positive t to 0. Clamped where the unrounded t * m reaches the clamp.
 template <typename T, typename A, bool kClamp>
-__global__ void lrelu_bwd_kernel(const T* __restrict__ g, const T* __restrict__ out, T* __restrict__ gx, int64_t n,
-                                 A pos, A neg, A clamp) {
+__global__ void lrelu_bwd_kernel(const T* __restrict__ g, const T* __restrict__ x, const A* __restrict__ bias,
+                                 T* __restrict__ gx, int64_t n, int64_t inner, int64_t channels, A pos, A neg,
+                                 A clamp) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const A o = static_cast<A>(out[i]);
-    A m = o > A(0) ? pos : neg;
-    if (kClamp && !(fabs(o) < clamp)) {
+    A t = static_cast<A>(x[i]);
+    if (bias != nullptr) {
+      t += bias[(i / inner) % channels];
+    }
+    A m = t > A(0) ? pos : neg;
+    if (kClamp && !(fabs(t * m) < clamp)) {
       m = A(0);
     }
     gx[i] = static_cast<T>(static_cast<A>(g[i]) * m);
@@ -84,8 +90,9 @@ __host__ __device__ inline int64_t n_counters(int64_t n) {
   return (n + philox::kBlockElems - 1) / philox::kBlockElems * 16;
 }
 
-// z, and with `terms` set the per-element KL terms 1 + logvar - mu^2 - exp(logvar) (in the
-// accumulation type A) from the same loads; a deterministic row sum of the terms finishes the KL.
+// z, and with `terms` set the halved per-element KL terms 0.5 * (1 + logvar - mu^2 - exp(logvar))
+// (in the accumulation type A) from the same loads; a deterministic row sum of the terms finishes
+// the KL. Halving first, with (0.5 * sd) * sd, keeps float finite where sd * sd would overflow.
 template <typename T>
 __global__ void reparam_fwd_kernel(const T* __restrict__ mu, const T* __restrict__ lv, T* __restrict__ z,
                                    at::opmath_type<T>* __restrict__ terms, int64_t n, uint64_t seed,
@@ -105,7 +112,7 @@ __global__ void reparam_fwd_kernel(const T* __restrict__ mu, const T* __restrict
         const A sd = exp(A(0.5) * l);
         z[e[k]] = static_cast<T>(m + static_cast<A>(v[k]) * sd);
         if (terms != nullptr) {
-          terms[e[k]] = A(1) + l - m * m - sd * sd;
+          terms[e[k]] = A(0.5) * (A(1) + l - m * m) - (A(0.5) * sd) * sd;
         }
       }
     }
@@ -132,7 +139,9 @@ __global__ void reparam_bwd_kernel(const T* __restrict__ dz, const T* __restrict
         A d = A(0.5) * gz * static_cast<A>(v[k]) * sd;
         if (dkl != nullptr) {
           const A kg = static_cast<A>(dkl[i / row]);
-          d += A(0.5) * (sd * sd - A(1)) * kg;
+          const A l = static_cast<A>(lv[i]);
+          // 0.5 * expm1(logvar): exact near 0, and finite for large logvar where sd * sd overflows.
+          d += (l > A(80) ? (A(0.5) * sd) * sd : A(0.5) * expm1(l)) * kg;
           dmu[i] = static_cast<T>(gz + static_cast<A>(mu[i]) * kg);
         }
         dlv[i] = static_cast<T>(d);
@@ -189,39 +198,45 @@ at::Tensor lrelu_fwd(const at::Tensor& x_, const std::optional<at::Tensor>& bias
   return y;
 }
 
-std::tuple<at::Tensor, at::Tensor> lrelu_bwd(const at::Tensor& grad, const at::Tensor& out_, double slope,
-                                             double scale, int64_t dim, std::optional<double> clamp,
-                                             bool bias_grad) {
-  const int64_t d = check_lrelu_bwd_args(grad, out_, slope, scale, dim, clamp);
-  const c10::cuda::CUDAGuard guard(out_.device());
-  const at::Tensor out = dense(out_);
-  const at::Tensor g = like_layout(grad.to(out.scalar_type()), out);
-  at::Tensor gx = at::empty_like(out);
-  const int64_t n = out.numel();
-  const auto acc = acc_type(out.scalar_type());
+std::tuple<at::Tensor, at::Tensor> lrelu_bwd(const at::Tensor& grad, const at::Tensor& x_,
+                                             const std::optional<at::Tensor>& bias, double slope, double scale,
+                                             int64_t dim, std::optional<double> clamp, bool bias_grad) {
+  const int64_t d = check_lrelu_bwd_args(grad, x_, bias, slope, scale, dim, clamp);
+  const c10::cuda::CUDAGuard guard(x_.device());
+  const at::Tensor x = dense(x_);
+  const at::Tensor g = like_layout(grad.to(x.scalar_type()), x);
+  at::Tensor gx = at::empty_like(x);
+  const int64_t n = x.numel();
+  const auto acc = acc_type(x.scalar_type());
   if (n > 0) {
+    const ChannelMap cm = channel_map(x, d);
+    at::Tensor b;
+    if (bias.has_value() && bias->defined()) {
+      b = bias->to(acc).contiguous();
+    }
     auto stream = c10::cuda::getCurrentCUDAStream();
-    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "aigc_fused_lrelu_bwd_cuda", [&] {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "aigc_fused_lrelu_bwd_cuda", [&] {
       using A = at::opmath_type<scalar_t>;
+      const A* bp = b.defined() ? b.const_data_ptr<A>() : nullptr;
       const A pos = static_cast<A>(scale), neg = static_cast<A>(slope * scale),
               c = static_cast<A>(clamp.value_or(0.0));
       if (clamp.has_value()) {
         lrelu_bwd_kernel<scalar_t, A, true><<<blocks_for(n, 4), kThreads, 0, stream>>>(
-            g.const_data_ptr<scalar_t>(), out.const_data_ptr<scalar_t>(), gx.mutable_data_ptr<scalar_t>(), n, pos,
-            neg, c);
+            g.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), bp, gx.mutable_data_ptr<scalar_t>(), n,
+            cm.inner, cm.channels, pos, neg, c);
       } else {
         lrelu_bwd_kernel<scalar_t, A, false><<<blocks_for(n, 4), kThreads, 0, stream>>>(
-            g.const_data_ptr<scalar_t>(), out.const_data_ptr<scalar_t>(), gx.mutable_data_ptr<scalar_t>(), n, pos,
-            neg, c);
+            g.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), bp, gx.mutable_data_ptr<scalar_t>(), n,
+            cm.inner, cm.channels, pos, neg, c);
       }
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   }
   if (!bias_grad) {
-    return {gx, at::empty({0}, out.options().dtype(acc))};
+    return {gx, at::empty({0}, x.options().dtype(acc))};
   }
   std::vector<int64_t> dims;
-  for (int64_t i = 0; i < out.dim(); ++i) {
+  for (int64_t i = 0; i < x.dim(); ++i) {
     if (i != d) {
       dims.push_back(i);
     }
@@ -229,7 +244,7 @@ std::tuple<at::Tensor, at::Tensor> lrelu_bwd(const at::Tensor& grad, const at::T
   if (dims.empty()) {
     // 0-D or 1-D: each element is its own channel. (at::sum over an empty dim list would reduce
     // everything; and the copy keeps gb from aliasing gx.)
-    return {gx, gx.to(acc, /*non_blocking=*/false, /*copy=*/true).reshape({out.dim() == 0 ? 1 : out.numel()})};
+    return {gx, gx.to(acc, /*non_blocking=*/false, /*copy=*/true).reshape({x.dim() == 0 ? 1 : x.numel()})};
   }
   // The bias gradient uses ATen's reduction (accumulating in the wide type).
   return {gx, at::sum(gx, dims, false, acc)};
@@ -273,7 +288,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> reparam_fwd(const at::Tensor& mu_
   }
   at::Tensor kl;
   if (return_kl) {
-    kl = (terms.sum(-1) * -0.5).to(mu.scalar_type());
+    kl = terms.sum(-1).neg_().to(mu.scalar_type());  // the terms are already halved
   } else {
     kl = at::empty({0}, mu.options());
   }

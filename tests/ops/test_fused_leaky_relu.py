@@ -81,8 +81,9 @@ def test_grads_match_reference(dtype, shape, dim, layout, device):
     b0 = torch.randn(x0.shape[dim], device=device)
     g = torch.randn(shape, device=device).to(dtype)
     outs = []
-    # Half outputs rounding onto ±clamp would count as clamped (the mask comes from the saved output).
-    clamp = 1.5 if dtype in (torch.float32, torch.float64) else None
+    # The clamp mask comes from the unrounded activation, so half outputs that round onto ±clamp
+    # are not counted as clamped (as in the reference).
+    clamp = 1.5
     for fn in (ops.fused_leaky_relu, reference.fused_leaky_relu):
         x = x0.detach().clone().requires_grad_()
         b = b0.clone().requires_grad_()
@@ -186,7 +187,20 @@ def test_opcheck():
     )
     bwd = torch.ops.aigc_sdk.fused_leaky_relu_backward.default
     torch.library.opcheck(
-        bwd, (torch.randn(2, 3, 4, 5, requires_grad=True), torch.randn(2, 3, 4, 5), 0.2, 1.4, 1, None, True)
+        bwd,
+        (
+            torch.randn(2, 3, 4, 5, requires_grad=True),
+            torch.randn(2, 3, 4, 5),
+            torch.randn(3),
+            0.2,
+            1.4,
+            1,
+            None,
+            True,
+        ),
+    )
+    torch.library.opcheck(
+        bwd, (torch.randn(2, 3, 4, 5), torch.randn(2, 3, 4, 5), None, 0.2, 1.4, 1, 0.5, False)
     )
 
 
@@ -237,6 +251,81 @@ def test_raw_op_errors_do_not_crash():
         op(torch.zeros(2, 4, dtype=torch.int64), None, 0.2, 1.0, 1, None)
     bwd = torch.ops.aigc_sdk.fused_leaky_relu_backward
     with pytest.raises(ValueError, match="grad must have the shape"):
-        bwd(torch.ones(2, 3), torch.ones(2, 4), 0.2, 1.0, 1, None, False)
+        bwd(torch.ones(2, 3), torch.ones(2, 4), None, 0.2, 1.0, 1, None, False)
     with pytest.raises(TypeError, match="grad must be"):
-        bwd(torch.ones(2, 4, dtype=torch.int64), torch.ones(2, 4), 0.2, 1.0, 1, None, False)
+        bwd(torch.ones(2, 4, dtype=torch.int64), torch.ones(2, 4), None, 0.2, 1.0, 1, None, False)
+    with pytest.raises(ValueError, match="bias must be a 1-D tensor of length"):
+        bwd(torch.ones(2, 4), torch.ones(2, 4), torch.ones(3), 0.2, 1.0, 1, None, True)
+
+
+# A pre-activation so small and positive that its fp16/bf16 output rounds to 0 (float32 subnormal;
+# the half types compute in float32).
+_TINY = 1e-42
+
+
+@needs_ext
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize(
+    "shape,dim",
+    [((2, 4, 5, 6), 1), ((6, 4), 1), ((2, 3, 4), -1)],  # long channel runs, short ones (bias row), last dim
+)
+@pytest.mark.parametrize("bias_grad", [False, True])
+@pytest.mark.parametrize("clamp", [None, 1.0])
+def test_tiny_positive_half_input_gets_slope_one(dtype, shape, dim, bias_grad, clamp, device):
+    """The slope comes from x + bias, not from the output, which rounded to 0 here."""
+    scale, slope = 1.7, 0.2
+    c = shape[dim]
+    sign = torch.tensor([1.0, -1.0] * c)[:c]
+    bias0 = (sign * _TINY).to(device)
+    x0 = torch.zeros(shape, dtype=dtype, device=device)
+    view = [1] * len(shape)
+    view[dim] = c
+    want = torch.where(sign > 0, scale, slope * scale).view(view).expand(shape).to(device)
+    for fn in (ops.fused_leaky_relu, reference.fused_leaky_relu):
+        x = x0.clone().requires_grad_()
+        b = bias0.clone().requires_grad_(bias_grad)
+        y = fn(x, b, slope, scale, dim, clamp)
+        assert torch.equal(y, torch.zeros_like(y))  # the output alone cannot tell the two signs apart
+        g = torch.ones_like(y)
+        grads = torch.autograd.grad(y, (x, b) if bias_grad else (x,), g)
+        torch.testing.assert_close(grads[0].float(), want, rtol=1e-2, atol=0)
+        if bias_grad:
+            other = [i for i in range(len(shape)) if i != dim % len(shape)]
+            torch.testing.assert_close(grads[1], want.sum(other), rtol=1e-2, atol=0)
+        # A gradient broadcast from one value takes the scalar-grad path of the CPU kernel.
+        x.grad = None
+        fn(x, bias0, slope, scale, dim, clamp).sum().backward()
+        torch.testing.assert_close(x.grad.float(), want, rtol=1e-2, atol=0)
+
+
+@needs_ext
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_tiny_positive_half_input_without_bias(dtype, device):
+    """Same without a bias: a smallest-subnormal input times a small scale rounds to 0."""
+    fi = torch.finfo(dtype)
+    x = torch.full((3, 4), fi.smallest_normal * fi.eps, dtype=dtype, device=device)  # smallest subnormal
+    assert (x > 0).all()
+    x = torch.cat([x, -x]).requires_grad_()
+    y = ops.fused_leaky_relu(x, None, 0.2, 0.25, 1)
+    assert torch.equal(y.abs(), torch.zeros_like(y))
+    (gx,) = torch.autograd.grad(y, x, torch.ones_like(y))
+    want = torch.tensor([0.25] * 3 + [0.05] * 3, device=device).view(6, 1).expand(6, 4)
+    torch.testing.assert_close(gx.float(), want, rtol=1e-2, atol=0)
+
+
+@needs_ext
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_tiny_positive_half_input_raw_backward_and_double_backward(dtype, device):
+    """The backward op itself takes the pre-activation, and so does its own derivative (R1 path)."""
+    x = torch.zeros(2, 2, 3, dtype=dtype, device=device)
+    b = torch.tensor([_TINY, -_TINY], device=device)
+    g = torch.ones_like(x)
+    gx, gb = torch.ops.aigc_sdk.fused_leaky_relu_backward(g, x, b, 0.2, 2.0, 1, None, True)
+    want = torch.tensor([2.0, 0.4], device=device).view(1, 2, 1).expand_as(x)
+    torch.testing.assert_close(gx.float(), want, rtol=1e-2, atol=0)
+    torch.testing.assert_close(gb, torch.tensor([12.0, 2.4], device=device), rtol=1e-2, atol=0)
+    xr = x.clone().requires_grad_()
+    w = torch.ones_like(x, requires_grad=True)
+    (gx,) = torch.autograd.grad(ops.fused_leaky_relu(xr, b, 0.2, 2.0, 1), xr, w, create_graph=True)
+    (gw,) = torch.autograd.grad(gx.float().sum(), w)
+    torch.testing.assert_close(gw.float(), want, rtol=1e-2, atol=0)

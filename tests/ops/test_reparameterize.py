@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from scipy import stats
 
 import aigc_sdk.ops as ops
-from aigc_sdk.ops import functional, reference
+from aigc_sdk.ops import _ext, functional, reference
 
 from .conftest import needs_ext
 
@@ -199,3 +201,96 @@ def test_nan_propagates():
     z, kl = ops.reparameterize(mu, lv, return_kl=True)
     assert torch.isnan(z[0, 0]) and torch.isnan(kl[0]) and torch.isnan(z[1, 1])
     assert torch.isfinite(z[1, 0])
+
+
+@needs_ext
+@pytest.mark.parametrize("return_kl", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_double_backward_matches_reference_given_eps(return_kl, dtype, device):
+    """Second derivatives through reparameterize (create_graph=True) are computed, not None."""
+    torch.manual_seed(5)
+    mu0 = torch.randn(6, 7, dtype=dtype, device=device)
+    lv0 = torch.randn(6, 7, dtype=dtype, device=device) * 0.5
+    gz = torch.randn(6, 7, dtype=dtype, device=device)
+    gk = torch.randn(6, dtype=dtype, device=device)
+    w = torch.randn(6, 7, dtype=dtype, device=device)
+    res = []
+    eps = None
+    for use_ext in (True, False):
+        mu = mu0.clone().requires_grad_()
+        lv = lv0.clone().requires_grad_()
+        if use_ext:
+            z, kl, state = functional._reparameterize_with_state(mu, lv, None, return_kl)
+            eps = functional._regenerate_eps(mu, state)
+        else:
+            out = reference.reparameterize(mu, lv, return_kl=return_kl, eps=eps)
+            z, kl = out if return_kl else (out, None)
+        loss = (z * gz).sum() + ((kl * gk).sum() if return_kl else 0)
+        dmu, dlv = torch.autograd.grad(loss, (mu, lv), create_graph=True)
+        assert dlv.requires_grad
+        second = (dlv.square() * w).sum() + (dmu * dlv).sum()
+        res.append((dmu, dlv, *torch.autograd.grad(second, (mu, lv), materialize_grads=True)))
+    tol = dict(atol=1e-10, rtol=1e-10) if dtype == torch.float64 else dict(atol=1e-5, rtol=1e-5)
+    for a, r in zip(*res):
+        torch.testing.assert_close(a, r, **tol)
+
+
+@needs_ext
+def test_gradgradcheck_given_fixed_stream():
+    g = torch.Generator()
+    mu = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    lv = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+
+    def f(mu: torch.Tensor, lv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        g.manual_seed(0)
+        z, kl = ops.reparameterize(mu, lv, generator=g, return_kl=True)
+        return z, kl
+
+    assert torch.autograd.gradgradcheck(f, (mu, lv))
+
+    def f0(lv: torch.Tensor) -> torch.Tensor:
+        g.manual_seed(1)
+        return ops.reparameterize(torch.zeros(3, 5, dtype=torch.float64), lv, generator=g)
+
+    assert torch.autograd.gradgradcheck(f0, (lv,))
+
+
+# logvar around float32's exp overflow (88.72): exp(logvar) overflows, 0.5 * expm1(logvar) only
+# from about 89.4; and near 0, where exp(logvar) - 1 cancels.
+_EDGE_LV = [-30.0, -1e-3, -1e-7, 0.0, 1e-7, 1e-3, 80.0, 88.0, 88.5, 88.7, 88.8, 89.0, 89.3]
+
+
+@pytest.mark.parametrize("path", ["ext", "reference"])
+@pytest.mark.parametrize("gk", [1.0, 1.5])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_kl_logvar_gradient_at_float32_edges(path, gk, create_graph):
+    """d kl / d logvar = 0.5 * expm1(logvar) * grad_kl: finite and accurate in float32, like float64."""
+    if path == "ext" and not _ext.LOADED:
+        pytest.skip("compiled extension not in use")
+    lv64 = torch.tensor(_EDGE_LV, dtype=torch.float64).view(-1, 1)
+    lv = lv64.float().requires_grad_()
+    mu = torch.zeros_like(lv, requires_grad=True)
+    if path == "ext":
+        _, kl, _ = functional._reparameterize_with_state(mu, lv, None, True)
+    else:
+        _, kl = reference.reparameterize(mu, lv, return_kl=True, eps=torch.zeros_like(lv))
+    (dlv,) = torch.autograd.grad(kl, lv, torch.full_like(kl, gk), create_graph=create_graph)
+    want = 0.5 * torch.expm1(lv.detach().double()) * gk
+    fits = want.abs() < torch.finfo(torch.float32).max
+    assert torch.isfinite(dlv[fits]).all(), dlv.flatten().tolist()
+    torch.testing.assert_close(dlv[fits].double(), want[fits], rtol=2e-6, atol=0)
+    # The forward KL (halved per element before the sum) is finite there too.
+    kl_want = -0.5 * (1 + lv.detach().double() - torch.exp(lv.detach().double())).sum(-1)
+    kfits = kl_want.abs() < torch.finfo(torch.float32).max
+    torch.testing.assert_close(kl.detach()[kfits].double(), kl_want[kfits], rtol=2e-6, atol=1e-6)
+
+
+@needs_ext
+def test_reproduction_kl_gradient_at_logvar_88_5():
+    mu = torch.zeros(1, 1, requires_grad=True)
+    lv = torch.full((1, 1), 88.5, requires_grad=True)
+    _, kl = ops.reparameterize(mu, lv, return_kl=True)
+    (kl * 2.0).sum().backward()
+    want = 0.5 * math.expm1(88.5) * 2.0
+    assert math.isfinite(lv.grad.item())
+    assert abs(lv.grad.item() - want) <= 2e-6 * want
