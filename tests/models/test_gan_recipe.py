@@ -107,7 +107,7 @@ def test_recipe_defaults_and_spectral_norm() -> None:
     model = aigc_sdk.create_model("cgan", data_shape=[1, 28, 28], num_classes=10, channels=8)
     cfg = model.get_config()
     assert cfg["loss"] == "hinge" and cfg["spectral_norm"] and cfg["aux_weight"] == 0.0
-    assert cfg["augment"] == "translation,cutout" and cfg["hidden"] == 0
+    assert cfg["augment"] == "" and cfg["hidden"] == 0
     assert any("parametrizations" in k for k in model.discriminator.state_dict())
     assert model.discriminator.head.aux is None  # no auxiliary classifier by default
     plain = aigc_sdk.create_model("gan", data_shape=[1, 28, 28], channels=8, spectral_norm=False)
