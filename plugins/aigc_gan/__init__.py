@@ -16,7 +16,8 @@ def register_models(register):  # type: ignore[no-untyped-def]
     register(
         "gan",
         "aigc_gan.models:GAN",
-        summary="GAN (conv for 8/28/32 px images, MLP for vectors); NS/hinge/WGAN-GP, R1, EMA generator",
+        summary="GAN (conv for 8/28/32 px images, MLP for vectors); hinge/NS/WGAN-GP/LSGAN, spectral norm, "
+        "lazy R1, DiffAugment, EMA generator with ramp-up",
         family="gan",
         conditional=False,
     )
