@@ -46,7 +46,7 @@ def add_parser(subparsers: Any) -> None:
         "demo",
         help="train a conditional GAN and a conditional VAE on MNIST-5k and report their quality",
         description="The main job: trains a class-conditional GAN and a conditional VAE on the CPU "
-        "(about 5-8 minutes on 2 cores), writes sample grids, report.json and report.md, and saves both "
+        "(about 10 minutes on 2 cores), writes sample grids, report.json and report.md, and saves both "
         "models (load them with `aigc sample OUT/cgan/model ...`).",
     )
     p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
