@@ -98,8 +98,8 @@ def _ema_beta(batch: int, images_seen: int, ema_kimg: float, ema_rampup: float |
 class GAN(GenerativeModel):
     """Generative adversarial network with an exponential-moving-average generator.
 
-    The defaults are the recipe measured best on MNIST-5k and Fashion-MNIST (docs/models.md has
-    the ablation): DCGAN-style conv networks, spectral normalisation in D, hinge loss, a
+    The defaults are the recipe measured best on MNIST-5k and checked once on Fashion-MNIST
+    (docs/models.md has the ablation): DCGAN-style conv networks, spectral normalisation in D, hinge loss, a
     projection discriminator for labels, no auxiliary classifier, and an EMA generator with a
     half-life in images and a ramp-up. Differentiable augmentation is available (``augment``).
 
