@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Mapping, Sequence
 
 from aigc_sdk._version import API_VERSION, __version__
 
@@ -43,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"aigc-sdk {__version__} (plugin API {API_VERSION})"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="print the full traceback of an error (also: env AIGC_SDK_DEBUG=1)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in BUILTIN_COMMANDS:
         try:
@@ -56,11 +63,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Values of ``AIGC_SDK_DEBUG`` that turn tracebacks on (case-insensitive); others leave them off.
+_TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+def debug_from_env(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether env ``AIGC_SDK_DEBUG`` asks for tracebacks: yes for 1/true/yes/on (any case), else no."""
+    value = (os.environ if environ is None else environ).get("AIGC_SDK_DEBUG", "")
+    return value.strip().lower() in _TRUE_WORDS
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The exit code :func:`main` gives an exception: 2 for usage errors, 1 for runtime failures.
+
+    Usage errors (2) are :class:`~aigc_sdk.errors.UsageError` and the ValueError / TypeError /
+    LookupError that argument and config checks raise. Runtime failures (1) are everything else:
+    OSError (files missing, unwritable, corrupt), RuntimeError (torch, mismatching weights),
+    MemoryError, ImportError (a missing optional package), safetensors errors, ...
+    """
+    from aigc_sdk.errors import CorruptFileError, ModelMismatchError, UsageError
+
+    if isinstance(exc, UsageError):
+        return 2
+    if isinstance(exc, (CorruptFileError, ModelMismatchError, UnicodeError)):
+        return 1
+    if isinstance(exc, (ValueError, TypeError, LookupError)):
+        return 2
+    return 1
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` as one line: its message with newlines folded, prefixed with the type for non-SDK errors."""
+    from aigc_sdk.errors import AigcError
+
+    text = " ".join(str(exc).split())
+    if isinstance(exc, KeyError) and not isinstance(exc, AigcError) and len(exc.args) == 1:
+        text = f"key {exc.args[0]!r} not found"
+    if isinstance(exc, (AigcError, ValueError, OSError)) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    """``"synth fit"`` for ``aigc synth fit ...``: the command and its action, if it has one."""
+    name = str(args.command)
+    for key, value in vars(args).items():
+        if (
+            key != "command"
+            and (key.endswith("_command") or key.endswith("_target"))
+            and isinstance(value, str)
+        ):
+            return f"{name} {value}"
+    return name
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``aigc`` console script; returns the exit code."""
+    """Entry point of the ``aigc`` console script; returns the exit code.
+
+    Errors are reported on one line, ``aigc COMMAND: error: MESSAGE (run with --debug for the
+    traceback)``, with exit code 2 for usage errors (bad arguments or values: argparse's own,
+    :class:`~aigc_sdk.errors.UsageError`, ValueError / TypeError / LookupError from argument
+    and config checks) and 1 for runtime failures (OSError, RuntimeError, MemoryError, corrupt
+    files, missing packages, anything else). ``--debug`` or ``AIGC_SDK_DEBUG=1`` (also
+    true/yes/on) print the full traceback as well. Ctrl-C exits with 130.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
+    debug = bool(args.debug) or debug_from_env()
+    level = logging.DEBUG if (args.verbose or debug) else logging.WARNING
+    logging.basicConfig(level=level, format="%(message)s")
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
@@ -70,12 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aigc: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, LookupError, FileNotFoundError, ImportError) as exc:
-        # Bad input or a missing optional package: a one-line message, not a traceback.
-        if args.verbose:
-            raise
-        print(f"aigc {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        code = exit_code_for(exc)
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug else " (run with --debug for the traceback)"
+        print(f"aigc {_command_name(args)}: error: {one_line(exc)}{hint}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

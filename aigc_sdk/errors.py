@@ -26,3 +26,21 @@ class PluginConflictError(AigcError, LookupError):
 
 class PluginLoadError(AigcError):
     """A plugin could not be imported or registered (it is quarantined, not fatal)."""
+
+
+class UsageError(AigcError, ValueError):
+    """A bad argument or value given by the user; the ``aigc`` command exits with code 2.
+
+    The message names the argument and what was expected, e.g. ``"--out x: exists and is a file"``.
+    """
+
+
+class CorruptFileError(AigcError, OSError):
+    """A saved file exists but cannot be read back (truncated, garbage, crafted); exit code 1."""
+
+    def __str__(self) -> str:  # OSError would otherwise format (errno, strerror) pairs
+        return str(self.args[0]) if self.args else ""
+
+
+class ModelMismatchError(AigcError, RuntimeError):
+    """Saved weights that do not match the model ``config.json`` describes; exit code 1."""

@@ -155,6 +155,59 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
 
 
+# --------------------------------------------------------------------------- output paths
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its closest ancestor that exists."""
+    here = path
+    while not here.exists() and here.parent != here:
+        here = here.parent
+    return here
+
+
+def _probe_writable(directory: Path, arg: str, path: Path) -> None:
+    """Create and delete a temporary file in ``directory``; UsageError if that fails."""
+    from aigc_sdk.errors import UsageError
+
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".aigc-write-probe-", dir=directory)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(f"{arg} {path}: cannot write in {str(directory)!r} ({reason})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_output_path(path: str | os.PathLike[str], arg: str = "--out", *, kind: str = "dir") -> Path:
+    """Check, before any work starts, that ``path`` can be written as a directory or a file.
+
+    ``kind="dir"``: ``path`` must be a directory or not exist yet; ``kind="file"``: it must not
+    be a directory. The closest existing ancestor must be a directory in which this process can
+    create files (probed with a temporary file, so it also holds for root and read-only mounts).
+    Raises :class:`~aigc_sdk.errors.UsageError` naming ``arg``; returns ``Path(path)``.
+    """
+    from aigc_sdk.errors import UsageError
+
+    if kind not in ("dir", "file"):
+        raise ValueError(f"kind must be 'dir' or 'file', got {kind!r}")
+    target = Path(path)
+    if not str(path):
+        raise UsageError(f"{arg}: expected a path, got an empty string")
+    if kind == "dir" and target.exists() and not target.is_dir():
+        raise UsageError(
+            f"{arg} {target}: exists and is not a directory (expected a directory or a new path)"
+        )
+    if kind == "file" and target.is_dir():
+        raise UsageError(f"{arg} {target}: is a directory (expected a file path)")
+    start = target if kind == "dir" else target.parent
+    base = _nearest_existing(start if str(start) else Path("."))
+    if not base.is_dir():
+        raise UsageError(f"{arg} {target}: {str(base)!r} is a file, not a directory")
+    _probe_writable(base, arg, target)
+    return target
+
+
 # --------------------------------------------------------------------------- atomic directories
 
 _TMP_DIR_TAG = ".tmp-"
@@ -416,10 +469,32 @@ def save_artifact(
     return Path(directory)
 
 
-def _load_tensors(data: bytes) -> dict[str, torch.Tensor]:
+def _load_tensors(data: bytes, where: str | os.PathLike[str] | None = None) -> dict[str, torch.Tensor]:
+    """Deserialise safetensors ``data``; a corrupt file raises CorruptFileError naming ``where``."""
     from safetensors.torch import load as load_bytes
 
-    return load_bytes(data)
+    try:
+        return load_bytes(data)
+    except Exception as exc:  # safetensors raises its own SafetensorError (an Exception subclass)
+        from aigc_sdk.errors import CorruptFileError
+
+        if where is None:
+            raise
+        raise CorruptFileError(
+            f"{WEIGHTS_FILE} in {str(where)!r} is corrupt or truncated: {exc} ({len(data)} bytes)"
+        ) from exc
+
+
+def _parse_json(data: bytes, path: Path) -> Any:
+    """``json.loads`` of a saved config; garbage, deep nesting or bad UTF-8 raise CorruptFileError."""
+    from aigc_sdk.errors import CorruptFileError
+
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise CorruptFileError(f"{path} is nested too deeply to read (a crafted or corrupt file)") from None
+    except (ValueError, OverflowError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise CorruptFileError(f"{path} is not valid JSON: {exc}") from None
 
 
 def load_artifact(
@@ -437,11 +512,11 @@ def load_artifact(
         raise FileNotFoundError(
             f"no saved {what} in {str(directory)!r}: {CONFIG_FILE} + {WEIGHTS_FILE} expected"
         )
-    config = json.loads(files[CONFIG_FILE].decode("utf-8"))
+    config = _parse_json(files[CONFIG_FILE], directory / CONFIG_FILE)
     if not isinstance(config, dict) or config.get("format") != fmt:
         found = config.get("format") if isinstance(config, dict) else None
         raise ValueError(f"{directory} does not hold a saved {what} (format {found!r}, expected {fmt!r})")
-    return config, _load_tensors(files[WEIGHTS_FILE])
+    return config, _load_tensors(files[WEIGHTS_FILE], directory)
 
 
 # --------------------------------------------------------------------------- models
@@ -517,13 +592,16 @@ def save_model(model: GenerativeModel, directory: str | os.PathLike[str], *, nam
 
 
 def _parse_model_record(data: bytes, path: Path) -> dict[str, Any]:
-    record = json.loads(data.decode("utf-8"))
+    from aigc_sdk.specs import check_model_config
+
+    record = _parse_json(data, path)
     if not isinstance(record, dict) or record.get("format") != MODEL_FORMAT:
         raise ValueError(f"{path} is not an aigc-sdk model config (format != {MODEL_FORMAT!r})")
     if int(record.get("format_version", 0)) > MODEL_FORMAT_VERSION:
         raise ValueError(f"{path} has format_version {record['format_version']}; upgrade aigc-sdk to read it")
     if not isinstance(record.get("name"), str) or not isinstance(record.get("config"), dict):
         raise ValueError(f"{path} lacks a model 'name' or 'config'")
+    check_model_config(record["config"], str(path))
     return record
 
 
@@ -551,10 +629,45 @@ def load(
     files = _read_saved(directory, (CONFIG_FILE, WEIGHTS_FILE))
     if isinstance(files, str):
         raise FileNotFoundError(f"no saved model in {str(directory)!r}: {files} is missing")
-    record = _parse_model_record(files[CONFIG_FILE], Path(directory) / CONFIG_FILE)
-    model = create_model(record["name"], **record["config"])
-    model.load_state_dict(_load_tensors(files[WEIGHTS_FILE]), strict=strict)
+    from aigc_sdk.errors import CorruptFileError, ModelMismatchError
+
+    config_path = Path(directory) / CONFIG_FILE
+    record = _parse_model_record(files[CONFIG_FILE], config_path)
+    try:
+        model = create_model(record["name"], **record["config"])
+    except (OverflowError, RecursionError, MemoryError) as exc:
+        raise CorruptFileError(
+            f"{config_path}: the model it describes cannot be built ({type(exc).__name__}: {exc})"
+        ) from exc
+    tensors = _load_tensors(files[WEIGHTS_FILE], directory)
+    try:
+        model.load_state_dict(tensors, strict=strict)
+    except RuntimeError as exc:
+        raise ModelMismatchError(_mismatch_message(model, tensors, Path(directory), exc)) from exc
     return model.to(device).eval()
+
+
+def _mismatch_message(
+    model: torch.nn.Module, tensors: dict[str, torch.Tensor], directory: Path, exc: Exception
+) -> str:
+    """One line naming the weights file and the first keys that do not match the model."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in tensors]
+    unexpected = [k for k in tensors if k not in expected]
+    shapes = [
+        f"{k} {tuple(tensors[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in tensors and tuple(tensors[k].shape) != tuple(v.shape)
+    ]
+    parts = []
+    for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape (saved vs model)", shapes)):
+        if keys:
+            more = f" (+{len(keys) - 3} more)" if len(keys) > 3 else ""
+            parts.append(f"{label}: {', '.join(keys[:3])}{more}")
+    detail = "; ".join(parts) or str(exc).splitlines()[0]
+    return (
+        f"{WEIGHTS_FILE} in {str(directory)!r} does not match the model its {CONFIG_FILE} describes: {detail}"
+    )
 
 
 # --------------------------------------------------------------------------- images

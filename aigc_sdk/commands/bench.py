@@ -32,7 +32,9 @@ def run_ops(args: argparse.Namespace) -> int:
 
     import aigc_sdk.ops as ops
     from aigc_sdk.ops import benchmark
+    from aigc_sdk.specs import check_device
 
+    check_device(args.device)
     if args.threads is not None:
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")

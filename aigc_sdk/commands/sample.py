@@ -6,6 +6,7 @@ Heavy imports happen inside the handler so ``aigc --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -46,10 +47,22 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     import aigc_sdk
-    from aigc_sdk.io import save_image_grid
+    from aigc_sdk.io import check_output_path, save_image_grid
+    from aigc_sdk.specs import check_allocation, check_device
 
     try:
+        check_device(args.device)
+        for flag, path in (("--grid", args.grid), ("--save", args.save)):
+            if path:
+                check_output_path(path, flag, kind="file")
         model = aigc_sdk.load(args.model_dir, device=args.device)
+        shape = tuple(getattr(model, "data_shape", ()) or ())
+        check_allocation(
+            f"-n {args.num}",
+            args.num * math.prod(shape) * 4,
+            purpose=f"for the samples (shape {shape}, float32)",
+            hint="use a smaller -n, or sample in batches (several runs with different --seed)",
+        )
         num_classes = getattr(model, "num_classes", None)
         condition = None
         if args.label is not None:
@@ -77,6 +90,6 @@ def run(args: argparse.Namespace) -> int:
             save_file(tensors, args.save)
             print(f"wrote {args.num} samples to {args.save}")
     except (ValueError, FileNotFoundError, KeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"aigc sample: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -162,9 +162,28 @@ def run(args: argparse.Namespace) -> int:
 
     model_cfg: dict[str, Any] = {}
     trainer_cfg: dict[str, Any] = {}
+    from aigc_sdk.errors import UsageError
+    from aigc_sdk.io import check_output_path
+    from aigc_sdk.specs import check_device, check_model_config
+
+    try:
+        check_device(args.device)
+        check_output_path(args.out, "--out", kind="dir")
+    except UsageError as exc:
+        print(f"aigc train: error: {exc}", file=sys.stderr)
+        return 2
     if args.config:
-        with open(args.config, encoding="utf-8") as fh:
-            loaded = json.load(fh)
+        try:
+            with open(args.config, encoding="utf-8") as fh:
+                loaded = json.load(fh)
+            check_model_config(loaded, f"--config {args.config}")
+        except UsageError as exc:
+            print(f"aigc train: error: {exc}", file=sys.stderr)
+            return 2
+        except (ValueError, RecursionError, OverflowError) as exc:  # JSONDecodeError, bad UTF-8
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            print(f"aigc train: error: --config {args.config}: not valid JSON: {reason}", file=sys.stderr)
+            return 2
         if not isinstance(loaded, dict):
             print(f"error: --config {args.config} must hold a JSON object", file=sys.stderr)
             return 2
