@@ -49,6 +49,48 @@ def register_models(register: Registrar) -> None:
 
 
 @hookspec
+def register_generators(register: Registrar) -> None:
+    """Register generator networks that model families (GAN, cGAN) build by name.
+
+    ``target(*, data_shape, num_classes, latent_dim, **config)`` must return an
+    :class:`aigc_sdk.interfaces.Generator` mapping ``(N, latent_dim)`` latents (and labels when
+    ``num_classes`` is set) to samples of ``data_shape``; images in [0, 1]. ``config`` holds the
+    network's own keyword options, as the user wrote them in ``generator={"name": ..., **config}``.
+    """
+
+
+@hookspec
+def register_discriminators(register: Registrar) -> None:
+    """Register discriminator networks that model families (GAN, cGAN) build by name.
+
+    ``target(*, data_shape, num_classes, latent_dim, **config)`` must return an
+    :class:`aigc_sdk.interfaces.Discriminator` giving one logit per sample. To take part in
+    an auxiliary-classifier loss, also implement ``scores(x, condition) -> (logits, class_logits)``
+    (:class:`aigc_sdk.interfaces.ScoringDiscriminator`); the model asks for it only then.
+    """
+
+
+@hookspec
+def register_encoders(register: Registrar) -> None:
+    """Register encoder networks that model families (VAE, AE) build by name.
+
+    ``target(*, data_shape, num_classes, latent_dim, **config)`` must return an
+    :class:`aigc_sdk.interfaces.Encoder` mapping samples to ``(N, latent_dim)`` codes. A VAE asks
+    for ``latent_dim = 2 * its latent size`` and reads the two halves as ``(mu, logvar)``.
+    """
+
+
+@hookspec
+def register_decoders(register: Registrar) -> None:
+    """Register decoder networks that model families (VAE, AE) build by name.
+
+    ``target(*, data_shape, num_classes, latent_dim, **config)`` must return an
+    :class:`aigc_sdk.interfaces.Decoder` mapping ``(N, latent_dim)`` codes to pre-activation
+    outputs of ``data_shape`` (logits for images; the model applies the likelihood).
+    """
+
+
+@hookspec
 def register_evaluators(register: Registrar) -> None:
     """Register evaluators (metrics). ``target(**config)`` returns an
     :class:`aigc_sdk.interfaces.Evaluator`."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -83,6 +83,20 @@ class Discriminator(nn.Module, abc.ABC):
     @abc.abstractmethod
     def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
         """Return one logit per sample."""
+
+
+@runtime_checkable
+class ScoringDiscriminator(Protocol):
+    """Optional discriminator interface: logits *and* class logits in one pass.
+
+    A GAN with an auxiliary classifier loss (``aux_weight > 0``) builds its discriminator with
+    ``aux_classifier=True`` and calls :meth:`scores`; every other configuration needs only
+    ``forward``. The first-party discriminators implement it.
+    """
+
+    def scores(self, x: Tensor, condition: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """Real/fake logits ``(N,)`` and class logits ``(N, num_classes)`` (or ``None``)."""
+        ...
 
 
 class Encoder(nn.Module, abc.ABC):
@@ -221,5 +235,6 @@ __all__ = [
     "FeatureExtractor",
     "GenerativeModel",
     "Generator",
+    "ScoringDiscriminator",
     "UseCase",
 ]

@@ -26,6 +26,10 @@ log = logging.getLogger("aigc_sdk.plugins")
 #: kind -> registration hook name
 KINDS: dict[str, str] = {
     "model": "register_models",
+    "generator": "register_generators",
+    "discriminator": "register_discriminators",
+    "encoder": "register_encoders",
+    "decoder": "register_decoders",
     "evaluator": "register_evaluators",
     "feature_extractor": "register_feature_extractors",
     "dataset": "register_datasets",
@@ -329,3 +333,106 @@ def call_lifecycle_hook(hook_name: str, **kwargs: Any) -> None:
             impl.function(**{k: kwargs[k] for k in impl.argnames})
         except Exception as exc:
             reg.host.quarantine(impl.plugin_name, hook_name, exc)
+
+
+# --------------------------------------------------------------------------- networks
+
+#: Network kinds and the interface class (in aigc_sdk.interfaces) each factory must return.
+NETWORK_KINDS: dict[str, str] = {
+    "generator": "Generator",
+    "discriminator": "Discriminator",
+    "encoder": "Encoder",
+    "decoder": "Decoder",
+}
+
+#: Keyword arguments every network factory receives from the model that builds it.
+NETWORK_ARGS = ("data_shape", "num_classes", "latent_dim")
+
+
+def _check_network_kind(kind: str) -> None:
+    if kind not in NETWORK_KINDS:
+        raise ValueError(f"network kind must be one of {sorted(NETWORK_KINDS)}, got {kind!r}")
+
+
+def list_networks(kind: str, /, **filters: Any) -> list[str]:
+    """Names of registered networks of ``kind`` (``"generator"``, ``"discriminator"``,
+    ``"encoder"`` or ``"decoder"``), optionally filtered by metadata."""
+    _check_network_kind(kind)
+    return default_registry().list_names(kind, **filters)
+
+
+def get_network_registration(kind: str, name: str, /) -> Registration:
+    """The registration of network ``name`` of ``kind`` (which plugin provides it, and how)."""
+    _check_network_kind(kind)
+    return default_registry().get(kind, name)
+
+
+def _accepted_keys(factory: Callable[..., Any]) -> set[str] | None:
+    """Keyword names ``factory`` accepts, or ``None`` when it takes ``**kwargs``."""
+    import inspect
+
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # builtins and some C callables have no signature
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def create_network(
+    kind: str,
+    name: str,
+    /,
+    *,
+    data_shape: Any,
+    num_classes: int | None = None,
+    latent_dim: int,
+    **config: Any,
+) -> Any:
+    """Build the registered network ``name`` of ``kind`` for ``data_shape`` / ``num_classes`` /
+    ``latent_dim`` with its own keyword ``config``.
+
+    The result is checked: it must be an instance of the kind's interface (e.g.
+    :class:`~aigc_sdk.interfaces.Discriminator`) and agree with the requested class count and
+    latent size; a config key the factory does not accept is an error naming key and network.
+    """
+    from aigc_sdk import interfaces
+
+    reg = get_network_registration(kind, name)
+    where = f"{kind} {name!r} (plugin {reg.plugin!r}, factory {reg.to_dict()['target']})"
+    for key in NETWORK_ARGS:
+        if key in config:
+            raise ValueError(f"{key} is set by the model for {where}; remove it from the {kind} config")
+    factory = reg.resolve()
+    accepted = _accepted_keys(factory)
+    if accepted is not None:
+        missing = [k for k in NETWORK_ARGS if k not in accepted]
+        if missing:
+            raise TypeError(
+                f"{where} must accept the keyword arguments {list(NETWORK_ARGS)}; it lacks {missing}"
+            )
+        unknown = sorted(set(config) - accepted)
+        if unknown:
+            options = sorted(accepted - set(NETWORK_ARGS))
+            raise ValueError(
+                f"{where} does not accept config key(s) {unknown}; it accepts: {', '.join(options) or '(none)'}"
+            )
+    shape = [int(d) for d in data_shape]
+    net = factory(data_shape=shape, num_classes=num_classes, latent_dim=latent_dim, **config)
+    expected = getattr(interfaces, NETWORK_KINDS[kind])
+    if not isinstance(net, expected):
+        raise TypeError(
+            f"{where} returned {type(net).__module__}.{type(net).__qualname__}, "
+            f"expected an aigc_sdk.interfaces.{expected.__name__}"
+        )
+    got_classes = getattr(net, "num_classes", num_classes)
+    if got_classes != num_classes:
+        raise ValueError(
+            f"{where} was asked for num_classes={num_classes} but built a network with num_classes={got_classes}"
+        )
+    if kind != "discriminator" and getattr(net, "latent_dim", latent_dim) != latent_dim:
+        raise ValueError(
+            f"{where} was asked for latent_dim={latent_dim} but built one with latent_dim={net.latent_dim}"
+        )
+    return net

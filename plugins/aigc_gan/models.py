@@ -16,14 +16,8 @@ from torch import Tensor, nn
 
 from aigc_gan import losses
 from aigc_gan.augment import diff_augment, parse_policy
-from aigc_gan.networks import (
-    ConvDiscriminator,
-    ConvGenerator,
-    MLPDiscriminator,
-    MLPGenerator,
-    pick_arch,
-)
-from aigc_sdk.interfaces import GenerativeModel
+from aigc_sdk.interfaces import GenerativeModel, ScoringDiscriminator
+from aigc_sdk.nn import build_component, choose_arch
 from aigc_sdk.specs import check_sample_count, resolve_data_spec
 
 
@@ -104,10 +98,18 @@ class GAN(GenerativeModel):
     half-life in images and a ramp-up. Differentiable augmentation is available (``augment``).
 
     Args:
-        data_shape: ``(C, H, W)`` for images in [0, 1] (conv nets for 8, 28 or 32 px) or ``(D,)``.
+        data_shape: ``(C, H, W)`` for square images in [0, 1] (any size in
+            ``aigc_sdk.nn.SUPPORTED_IMAGE_SIZES``) or ``(D,)``.
         num_classes: number of classes for a class-conditional GAN, else ``None``.
         dataset: optional registered data set name that fills ``data_shape``/``num_classes``.
-        arch: ``"auto"``, ``"conv"`` or ``"mlp"``.
+        arch: ``"auto"`` (conv for images, MLP for vectors), ``"conv"``, ``"resnet"`` or ``"mlp"``:
+            the first-party networks used when ``generator`` / ``discriminator`` are not given,
+            built from ``channels``, ``hidden``, ``embed_dim``, ``batch_norm``, ``output_conv``,
+            ``d_dropout`` and ``spectral_norm``.
+        generator: a registered generator name, or ``{"name": ..., **its config}`` (see
+            ``aigc_sdk.list_networks("generator")``); replaces the ``arch`` generator.
+        discriminator: likewise for the discriminator. With ``aux_weight > 0`` it is built with
+            ``aux_classifier=True`` and must implement ``scores`` (``ScoringDiscriminator``).
         loss: ``"hinge"`` (default), ``"ns"`` (non-saturating), ``"wgan-gp"`` (with ``gp_weight``)
             or ``"lsgan"`` (least squares).
         spectral_norm: spectrally normalise every discriminator layer.
@@ -134,6 +136,8 @@ class GAN(GenerativeModel):
         dataset: str | None = None,
         latent_dim: int = 64,
         arch: str = "auto",
+        generator: str | Mapping[str, Any] | None = None,
+        discriminator: str | Mapping[str, Any] | None = None,
         channels: int = 32,
         hidden: int | None = None,
         embed_dim: int = 32,
@@ -165,9 +169,9 @@ class GAN(GenerativeModel):
         spectral_norm = defaults["spectral_norm"] if spectral_norm is None else spectral_norm
         augment = defaults["augment"] if augment is None else augment
         output_conv = defaults["output_conv"] if output_conv is None else output_conv
-        self.arch = pick_arch(arch, shape)
+        self.arch = choose_arch(arch, shape)
         if hidden is None:
-            hidden = defaults["hidden"] or (0 if self.arch == "conv" else 256)
+            hidden = defaults["hidden"] or (0 if self.arch != "mlp" else 256)
         if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < (self.arch == "mlp"):
             raise ValueError(
                 f"hidden must be an int >= {int(self.arch == 'mlp')} for arch={self.arch!r} "
@@ -237,34 +241,43 @@ class GAN(GenerativeModel):
         }
         if legacy:
             self._config["ema_start"] = int(ema_start)  # type: ignore[arg-type]
-        if self.arch == "conv":
-            self.generator: nn.Module = ConvGenerator(
-                shape,  # type: ignore[arg-type]
-                latent_dim,
-                channels,
-                num_classes,
-                embed_dim,
-                batch_norm,
-                output_conv,
-            )
-            self.discriminator: nn.Module = ConvDiscriminator(
-                shape,  # type: ignore[arg-type]
-                channels,
-                num_classes,
-                hidden,
-                aux_weight > 0,
-                d_dropout,
-                spectral_norm,
-            )
+        # Networks: registered components by name. Without an explicit spec, the ``arch``
+        # network is built from the model-level options above (channels, hidden, ...).
+        g_defaults: dict[str, Any] = {"embed_dim": embed_dim}
+        d_defaults: dict[str, Any] = {"dropout": float(d_dropout), "spectral_norm": spectral_norm}
+        if self.arch == "mlp":
+            g_defaults["hidden"] = d_defaults["hidden"] = hidden
         else:
-            self.generator = MLPGenerator(shape, latent_dim, hidden, num_classes, embed_dim)
-            self.discriminator = MLPDiscriminator(
-                shape,
-                hidden,
-                num_classes,
-                aux_classifier=aux_weight > 0,
-                dropout=d_dropout,
-                spectral_norm=spectral_norm,
+            g_defaults.update(channels=channels, batch_norm=batch_norm)
+            d_defaults["channels"] = channels
+            if self.arch == "conv":
+                g_defaults["output_conv"] = output_conv
+                d_defaults["hidden"] = hidden
+        common = {
+            "data_shape": shape,
+            "num_classes": num_classes,
+            "latent_dim": latent_dim,
+            "model": self.family,
+        }
+        self.generator: nn.Module
+        self.generator, self._config["generator"] = build_component(
+            "generator",
+            generator if generator is not None else {"name": self.arch, **g_defaults},
+            default=self.arch,
+            **common,  # type: ignore[arg-type]
+        )
+        self.discriminator: nn.Module
+        self.discriminator, self._config["discriminator"] = build_component(
+            "discriminator",
+            discriminator if discriminator is not None else {"name": self.arch, **d_defaults},
+            default=self.arch,
+            extra={"aux_classifier": True} if aux_weight > 0 else None,
+            **common,  # type: ignore[arg-type]
+        )
+        if aux_weight > 0 and not isinstance(self.discriminator, ScoringDiscriminator):
+            raise ValueError(
+                f"aux_weight > 0 needs a discriminator with scores(x, condition) -> (logits, class_logits); "
+                f"{self._config['discriminator']['name']!r} has none"
             )
         # The EMA copy is part of the state dict (it is what sampling uses) but never trained.
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False).eval()
@@ -329,8 +342,8 @@ class GAN(GenerativeModel):
         fake = fake_g.detach()
         use_r1 = cfg["r1_gamma"] > 0 and step % cfg["r1_every"] == 0
         real_in = x.detach().requires_grad_(use_r1)
-        real_logits, real_cls = self.discriminator.scores(self.augment(real_in), y)
-        fake_logits, _ = self.discriminator.scores(self.augment(fake), y)
+        real_logits, real_cls = self._scores(self.augment(real_in), y)
+        fake_logits, _ = self._scores(self.augment(fake), y)
         d_loss = losses.discriminator_loss(self.loss, real_logits, fake_logits)
         if use_r1:
             # Lazy regularisation: scale by r1_every so the average strength stays r1_gamma.
@@ -352,7 +365,7 @@ class GAN(GenerativeModel):
 
         # --- generator
         if g_step:
-            fake_logits, fake_cls = self.discriminator.scores(self.augment(fake_g), y)
+            fake_logits, fake_cls = self._scores(self.augment(fake_g), y)
             g_loss = losses.generator_loss(self.loss, fake_logits)
             if fake_cls is not None and y is not None:
                 g_loss = g_loss + cfg["aux_weight"] * F.cross_entropy(fake_cls, y)
@@ -364,6 +377,12 @@ class GAN(GenerativeModel):
             self.update_ema(step, n * _world_size())
             metrics["g_loss"] = g_loss.item()
         return metrics
+
+    def _scores(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """D's logits, plus class logits when the auxiliary loss is on (the only time they are needed)."""
+        if self._config["aux_weight"] > 0:
+            return self.discriminator.scores(x, y)  # type: ignore[no-any-return,operator]
+        return self.discriminator(x, y), None
 
     def ema_decay(self, step: int, batch: int) -> float:
         """The EMA decay applied after ``step`` (0-based) with a global batch of ``batch`` images."""

@@ -1,97 +1,93 @@
-"""Generator and discriminator networks: convolutional (8, 28 or 32 px) and MLP (vectors).
+"""Generator and discriminator networks, registered by name through ``register_generators`` /
+``register_discriminators``: ``conv`` (DCGAN-style), ``resnet`` (SNGAN/BigGAN-style residual
+blocks) for square images of any supported size, and ``mlp`` for vectors or flattened images.
 
-Every non-linearity is :class:`aigc_sdk.ops.FusedLeakyReLU` (bias + leaky ReLU + gain in
-one op), so the layers before it carry no bias of their own.
+Every factory takes ``data_shape``, ``num_classes`` and ``latent_dim`` plus its own keyword
+options, so a plugin's network can replace any of them. All layers come from :mod:`aigc_sdk.nn`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from aigc_sdk.interfaces import Discriminator, Generator
-from aigc_sdk.ops import FusedLeakyReLU
-
-#: Image sizes the conv networks support (two stride-2 stages from ``size // 4``).
-CONV_SIZES = (8, 28, 32)
-
-
-def pick_arch(arch: str, data_shape: tuple[int, ...]) -> str:
-    """Resolve ``arch="auto"`` to ``"conv"`` for supported square images, else ``"mlp"``."""
-    if arch not in ("auto", "conv", "mlp"):
-        raise ValueError(f"arch must be 'auto', 'conv' or 'mlp', got {arch!r}")
-    is_conv_shape = len(data_shape) == 3 and data_shape[1] == data_shape[2] and data_shape[1] in CONV_SIZES
-    if arch == "conv" and not is_conv_shape:
-        raise ValueError(f"arch='conv' needs data_shape (C, S, S) with S in {CONV_SIZES}, got {data_shape}")
-    if arch == "auto":
-        return "conv" if is_conv_shape else "mlp"
-    return arch
+from aigc_sdk.nn import (
+    ClassEmbedding,
+    FusedLeakyReLU,
+    ProjectionHead,
+    ResBlockDown,
+    ResBlockUp,
+    check_image_shape,
+    conv_stages,
+    down_conv_layers,
+    mlp_layers,
+    stage_widths,
+    up_conv_layers,
+)
 
 
-class _LabelEmbedding(nn.Module):
-    """Learned class embedding concatenated to the latent (absent when unconditional)."""
-
-    def __init__(self, num_classes: int | None, dim: int) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(num_classes, dim) if num_classes else None
-        self.dim = dim if num_classes else 0
-
-    def forward(self, z: Tensor, condition: Tensor | None) -> Tensor:
-        if self.embed is None:
-            return z
-        if condition is None:
-            raise ValueError("condition (class labels) is required by a class-conditional network")
-        return torch.cat([z, self.embed(condition.long())], dim=1)
+def _positive_int(name: str, value: object, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return value
 
 
-class ConvGenerator(Generator):
-    """DCGAN-style generator: linear -> (2c, s/4, s/4) -> two 2x up-convolutions -> sigmoid.
+def _dropout(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {value!r}")
+    return float(value)
 
-    With ``output_conv`` the second up-convolution keeps ``c/2`` feature maps and a 3x3
-    convolution writes the image (the layout saved models from before the current recipe use);
-    without it, the second up-convolution writes the image, which halves the work at full size.
+
+class _ImageGenerator(Generator):
+    """Shared front of the image generators: latent (+ class embedding) -> linear -> base map."""
+
+    def _init_front(
+        self, data_shape: Sequence[int], latent_dim: int, num_classes: int | None, embed_dim: int, who: str
+    ) -> tuple[int, int, int]:
+        c, size, _ = check_image_shape(data_shape, who)
+        self.data_shape = (c, size, size)
+        self.latent_dim = _positive_int("latent_dim", latent_dim)
+        self.num_classes = num_classes
+        self.base, self.stages = conv_stages(size)  # type: ignore[misc]
+        self.label = ClassEmbedding(num_classes, _positive_int("embed_dim", embed_dim))
+        return c, self.base, self.stages
+
+
+class ConvGenerator(_ImageGenerator):
+    """DCGAN-style generator: linear -> ``(w, b, b)`` map -> one 2x transposed conv per stage -> sigmoid.
+
+    Widths halve at each stage down to ``channels``. With ``output_conv`` the last stage keeps
+    ``channels / 2`` maps and a 3x3 convolution writes the image (the layout of saved models from
+    before the current recipe); without it the last transposed convolution writes the image.
     """
 
     def __init__(
         self,
-        data_shape: tuple[int, int, int],
-        latent_dim: int = 64,
-        channels: int = 64,
+        *,
+        data_shape: Sequence[int],
         num_classes: int | None = None,
+        latent_dim: int = 64,
+        channels: int = 32,
         embed_dim: int = 32,
         batch_norm: bool = True,
-        output_conv: bool = True,
+        output_conv: bool = False,
     ) -> None:
         super().__init__()
-        c_out, size, _ = data_shape
-        self.latent_dim, self.num_classes = latent_dim, num_classes
-        self.base = size // 4
-        c2 = channels * 2
-        self.label = _LabelEmbedding(num_classes, embed_dim)
-
-        def norm(c: int) -> nn.Module:
-            return nn.BatchNorm2d(c) if batch_norm else nn.Identity()
-
-        self.fc = nn.Linear(latent_dim + self.label.dim, c2 * self.base * self.base, bias=False)
-        self.fc_norm = nn.BatchNorm1d(c2 * self.base * self.base) if batch_norm else nn.Identity()
-        self.fc_act = FusedLeakyReLU(c2 * self.base * self.base)
-        first: list[nn.Module] = [
-            nn.ConvTranspose2d(c2, channels, 4, 2, 1, bias=False),
-            norm(channels),
-            FusedLeakyReLU(channels),
-        ]
-        if output_conv:
-            last: list[nn.Module] = [
-                nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=False),
-                norm(channels // 2),
-                FusedLeakyReLU(channels // 2),
-                nn.Conv2d(channels // 2, c_out, 3, 1, 1),
-            ]
-        else:
-            last = [nn.ConvTranspose2d(channels, c_out, 4, 2, 1)]
-        self.body = nn.Sequential(*first, *last)
+        c_out, base, stages = self._init_front(
+            data_shape, latent_dim, num_classes, embed_dim, "generator 'conv'"
+        )
+        widths = stage_widths(_positive_int("channels", channels), stages)[::-1]  # widest first
+        flat = widths[0] * base * base
+        self.fc = nn.Linear(self.latent_dim + self.label.dim, flat, bias=False)
+        self.fc_norm = nn.BatchNorm1d(flat) if batch_norm else nn.Identity()
+        self.fc_act = FusedLeakyReLU(flat)
+        self.body = nn.Sequential(
+            *up_conv_layers(widths, c_out, batch_norm=batch_norm, output_conv=output_conv)
+        )
 
     def forward(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
         """Map ``(N, latent_dim)`` latents to ``(N, C, S, S)`` images in [0, 1]."""
@@ -100,30 +96,70 @@ class ConvGenerator(Generator):
         return torch.sigmoid(self.body(h))
 
 
+class ResNetGenerator(_ImageGenerator):
+    """SNGAN/BigGAN-style generator: linear -> base map -> one upsampling residual block per
+    stage -> BN -> activation -> 3x3 conv -> sigmoid."""
+
+    def __init__(
+        self,
+        *,
+        data_shape: Sequence[int],
+        num_classes: int | None = None,
+        latent_dim: int = 64,
+        channels: int = 32,
+        embed_dim: int = 32,
+        batch_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        c_out, base, stages = self._init_front(
+            data_shape, latent_dim, num_classes, embed_dim, "generator 'resnet'"
+        )
+        widths = stage_widths(_positive_int("channels", channels), stages)[::-1]
+        widths.append(widths[-1])  # the last block keeps the width; the output conv writes the image
+        self.fc = nn.Linear(self.latent_dim + self.label.dim, widths[0] * base * base)
+        self.blocks = nn.Sequential(
+            *(ResBlockUp(a, b, batch_norm=batch_norm) for a, b in zip(widths[:-1], widths[1:]))
+        )
+        self.out = nn.Sequential(
+            nn.BatchNorm2d(widths[-1]) if batch_norm else nn.Identity(),
+            FusedLeakyReLU(widths[-1]),
+            nn.Conv2d(widths[-1], c_out, 3, 1, 1),
+        )
+
+    def forward(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
+        """Map ``(N, latent_dim)`` latents to ``(N, C, S, S)`` images in [0, 1]."""
+        h = self.fc(self.label(z, condition)).view(z.shape[0], -1, self.base, self.base)
+        return torch.sigmoid(self.out(self.blocks(h)))
+
+
 class MLPGenerator(Generator):
     """MLP generator for vectors (or flattened images); linear output, or sigmoid for images."""
 
     def __init__(
         self,
-        data_shape: tuple[int, ...],
+        *,
+        data_shape: Sequence[int],
+        num_classes: int | None = None,
         latent_dim: int = 64,
         hidden: int = 256,
-        num_classes: int | None = None,
         embed_dim: int = 32,
         layers: int = 2,
     ) -> None:
         super().__init__()
-        self.latent_dim, self.num_classes, self.data_shape = latent_dim, num_classes, data_shape
-        self.label = _LabelEmbedding(num_classes, embed_dim)
-        mods: list[nn.Module] = []
-        width = latent_dim + self.label.dim
-        for _ in range(layers):
-            mods += [nn.Linear(width, hidden, bias=False), FusedLeakyReLU(hidden, dim=1)]
-            width = hidden
-        mods.append(nn.Linear(width, math.prod(data_shape)))
-        self.net = nn.Sequential(*mods)
+        self.latent_dim = _positive_int("latent_dim", latent_dim)
+        self.num_classes, self.data_shape = num_classes, tuple(int(d) for d in data_shape)
+        self.label = ClassEmbedding(num_classes, _positive_int("embed_dim", embed_dim))
+        width = self.latent_dim + self.label.dim
+        self.net = nn.Sequential(
+            *mlp_layers(
+                width,
+                _positive_int("hidden", hidden),
+                _positive_int("layers", layers),
+                math.prod(self.data_shape),
+            )
+        )
         # Images live in [0, 1]; free vectors are unbounded.
-        self.squash = len(data_shape) == 3
+        self.squash = len(self.data_shape) == 3
 
     def forward(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
         """Map latents to samples of ``data_shape``."""
@@ -131,113 +167,130 @@ class MLPGenerator(Generator):
         return torch.sigmoid(out) if self.squash else out
 
 
-def spectral_normed(module: nn.Module, enabled: bool) -> nn.Module:
-    """``module`` with spectral normalisation of its weight (Miyato et al. 2018) when ``enabled``.
+class ScoringDiscriminator(Discriminator):
+    """A feature network and a projection head; :meth:`scores` also returns class logits.
 
-    It bounds each layer's Lipschitz constant, which keeps the discriminator's gradients useful
-    to the generator without a gradient penalty.
+    Implements :class:`aigc_sdk.interfaces.ScoringDiscriminator`, which an auxiliary
+    classifier loss needs.
     """
-    return nn.utils.parametrizations.spectral_norm(module) if enabled else module
-
-
-class _ProjectionHead(nn.Module):
-    """Real/fake logit with a class projection term, plus an optional auxiliary classifier."""
-
-    def __init__(
-        self, features: int, num_classes: int | None, aux_classifier: bool, sn: bool = False
-    ) -> None:
-        super().__init__()
-        self.out = spectral_normed(nn.Linear(features, 1), sn)
-        self.proj: nn.Module | None = None
-        if num_classes:
-            embed = nn.Embedding(num_classes, features)
-            nn.init.normal_(embed.weight, std=0.02)
-            self.proj = spectral_normed(embed, sn)
-        self.aux = nn.Linear(features, num_classes) if (num_classes and aux_classifier) else None
-
-    def forward(self, h: Tensor, condition: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        logit = self.out(h).squeeze(1)
-        if self.proj is not None:
-            if condition is None:
-                raise ValueError("condition (class labels) is required by a class-conditional network")
-            logit = logit + (self.proj(condition.long()) * h).sum(dim=1)
-        return logit, (self.aux(h) if self.aux is not None else None)
-
-
-class _ScoringDiscriminator(Discriminator):
-    """Shared head logic: :meth:`scores` returns (logits, class logits or None)."""
 
     features: nn.Module
-    head: _ProjectionHead
+    head: ProjectionHead
 
     def scores(self, x: Tensor, condition: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        """Real/fake logits ``(N,)`` and, with an auxiliary classifier, class logits."""
-        return self.head(self.features(x), condition)
+        """Real/fake logits ``(N,)`` and, with ``aux_classifier``, class logits ``(N, K)``."""
+        return self.head(self.features(x), condition)  # type: ignore[no-any-return]
 
     def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
         """Return one real/fake logit per sample."""
         return self.scores(x, condition)[0]
 
 
-class ConvDiscriminator(_ScoringDiscriminator):
-    """Two stride-2 convolutions, a hidden linear layer and a projection head
-    (optionally spectrally normalised throughout)."""
+class ConvDiscriminator(ScoringDiscriminator):
+    """One 4x4 stride-2 convolution per stage (widths doubling from ``channels``), an optional
+    hidden linear layer and a projection head; optionally spectrally normalised throughout."""
 
     def __init__(
         self,
-        data_shape: tuple[int, int, int],
-        channels: int = 64,
+        *,
+        data_shape: Sequence[int],
         num_classes: int | None = None,
-        hidden: int = 256,
+        latent_dim: int | None = None,
+        channels: int = 32,
+        hidden: int = 0,
         aux_classifier: bool = False,
         dropout: float = 0.0,
-        spectral_norm: bool = False,
+        spectral_norm: bool = True,
     ) -> None:
         super().__init__()
-        c_in, size, _ = data_shape
-        self.num_classes = num_classes
-        width = channels * 2 * (size // 4) ** 2
+        c_in, size, _ = check_image_shape(data_shape, "discriminator 'conv'")
+        self.data_shape, self.num_classes = (c_in, size, size), num_classes
+        base, stages = conv_stages(size)  # type: ignore[misc]
+        widths = stage_widths(_positive_int("channels", channels), stages)
         sn = spectral_norm
-        layers: list[nn.Module] = [
-            spectral_normed(nn.Conv2d(c_in, channels, 4, 2, 1, bias=False), sn),
-            FusedLeakyReLU(channels),
-            spectral_normed(nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=False), sn),
-            FusedLeakyReLU(channels * 2),
-            nn.Flatten(),
-        ]
+        layers = [*down_conv_layers(c_in, widths, spectral_norm=sn), nn.Flatten()]
+        width = widths[-1] * base * base
+        hidden = _positive_int("hidden", hidden, minimum=0)
         if hidden:  # 0: the head reads the flattened conv features directly
-            layers += [spectral_normed(nn.Linear(width, hidden, bias=False), sn), FusedLeakyReLU(hidden)]
+            layers += mlp_layers(width, hidden, 1, spectral_norm=sn)
             width = hidden
+        dropout = _dropout(dropout)
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         self.features = nn.Sequential(*layers)
-        self.head = _ProjectionHead(width, num_classes, aux_classifier, sn)
+        self.head = ProjectionHead(width, num_classes, aux_classifier, sn)
 
 
-class MLPDiscriminator(_ScoringDiscriminator):
+class _SumPool(nn.Module):
+    """Activation, then the sum over spatial positions (SNGAN's global pooling)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.act = FusedLeakyReLU(channels)
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.act(h).sum(dim=(2, 3))
+
+
+class ResNetDiscriminator(ScoringDiscriminator):
+    """SNGAN-style discriminator: one downsampling residual block per stage, global sum pooling
+    and a projection head; spectrally normalised by default."""
+
+    def __init__(
+        self,
+        *,
+        data_shape: Sequence[int],
+        num_classes: int | None = None,
+        latent_dim: int | None = None,
+        channels: int = 32,
+        aux_classifier: bool = False,
+        dropout: float = 0.0,
+        spectral_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        c_in, size, _ = check_image_shape(data_shape, "discriminator 'resnet'")
+        self.data_shape, self.num_classes = (c_in, size, size), num_classes
+        _, stages = conv_stages(size)  # type: ignore[misc]
+        widths = [c_in, *stage_widths(_positive_int("channels", channels), stages)]
+        blocks: list[nn.Module] = [
+            ResBlockDown(a, b, spectral_norm=spectral_norm, first=i == 0)
+            for i, (a, b) in enumerate(zip(widths[:-1], widths[1:]))
+        ]
+        blocks.append(_SumPool(widths[-1]))
+        dropout = _dropout(dropout)
+        if dropout > 0:
+            blocks.append(nn.Dropout(dropout))
+        self.features = nn.Sequential(*blocks)
+        self.head = ProjectionHead(widths[-1], num_classes, aux_classifier, spectral_norm)
+
+
+class MLPDiscriminator(ScoringDiscriminator):
     """MLP discriminator for vectors (or flattened images)."""
 
     def __init__(
         self,
-        data_shape: tuple[int, ...],
-        hidden: int = 256,
+        *,
+        data_shape: Sequence[int],
         num_classes: int | None = None,
+        latent_dim: int | None = None,
+        hidden: int = 256,
         layers: int = 2,
         aux_classifier: bool = False,
         dropout: float = 0.0,
-        spectral_norm: bool = False,
+        spectral_norm: bool = True,
     ) -> None:
         super().__init__()
-        self.num_classes = num_classes
-        mods: list[nn.Module] = [nn.Flatten()]
-        width = math.prod(data_shape)
-        for _ in range(layers):
-            mods += [
-                spectral_normed(nn.Linear(width, hidden, bias=False), spectral_norm),
-                FusedLeakyReLU(hidden),
-            ]
-            if dropout > 0:  # small data sets: keeps the discriminator from memorising them
-                mods.append(nn.Dropout(dropout))
-            width = hidden
-        self.features = nn.Sequential(*mods)
-        self.head = _ProjectionHead(hidden, num_classes, aux_classifier, spectral_norm)
+        self.data_shape, self.num_classes = tuple(int(d) for d in data_shape), num_classes
+        hidden = _positive_int("hidden", hidden)
+        self.features = nn.Sequential(
+            nn.Flatten(),
+            # Dropout keeps the discriminator from memorising small data sets.
+            *mlp_layers(
+                math.prod(self.data_shape),
+                hidden,
+                _positive_int("layers", layers),
+                spectral_norm=spectral_norm,
+                dropout=_dropout(dropout),
+            ),
+        )
+        self.head = ProjectionHead(hidden, num_classes, aux_classifier, spectral_norm)

@@ -48,9 +48,11 @@ def _r1_and_grads(disc: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None
 def test_r1_through_fused_op_matches_reference(kind: str, dtype: torch.dtype) -> None:
     torch.manual_seed(0)
     if kind == "conv":
-        disc: torch.nn.Module = ConvDiscriminator((1, 8, 8), channels=4, num_classes=3, hidden=8)
+        disc: torch.nn.Module = ConvDiscriminator(
+            data_shape=(1, 8, 8), channels=4, num_classes=3, hidden=8, spectral_norm=False
+        )
     else:
-        disc = MLPDiscriminator((6,), hidden=8, num_classes=3)
+        disc = MLPDiscriminator(data_shape=(6,), hidden=8, num_classes=3, spectral_norm=False)
     disc = disc.to(dtype)
     # Move biases off zero so the leaky branch and the bias gradient both matter.
     with torch.no_grad():
@@ -71,7 +73,7 @@ def test_r1_through_fused_op_matches_reference(kind: str, dtype: torch.dtype) ->
 
 def test_gradient_penalty_matches_reference() -> None:
     torch.manual_seed(0)
-    disc = ConvDiscriminator((1, 8, 8), channels=4, hidden=8).double()
+    disc = ConvDiscriminator(data_shape=(1, 8, 8), channels=4, hidden=8, spectral_norm=False).double()
     real, fake = torch.rand(4, 1, 8, 8, dtype=torch.float64), torch.rand(4, 1, 8, 8, dtype=torch.float64)
     ref_disc = _to_reference(disc)
     a = losses.gradient_penalty(disc, real, fake, generator=torch.Generator().manual_seed(1))
