@@ -416,7 +416,8 @@ def create_network(
         if unknown:
             options = sorted(accepted - set(NETWORK_ARGS))
             raise ValueError(
-                f"{where} does not accept config key(s) {unknown}; it accepts: {', '.join(options) or '(none)'}"
+                f"{where} does not accept config key(s) {unknown}; "
+                f"it accepts: {', '.join(options) or '(none)'}"
             )
     shape = [int(d) for d in data_shape]
     net = factory(data_shape=shape, num_classes=num_classes, latent_dim=latent_dim, **config)
@@ -429,7 +430,8 @@ def create_network(
     got_classes = getattr(net, "num_classes", num_classes)
     if got_classes != num_classes:
         raise ValueError(
-            f"{where} was asked for num_classes={num_classes} but built a network with num_classes={got_classes}"
+            f"{where} was asked for num_classes={num_classes} "
+            f"but built a network with num_classes={got_classes}"
         )
     if kind != "discriminator" and getattr(net, "latent_dim", latent_dim) != latent_dim:
         raise ValueError(

@@ -45,7 +45,8 @@ def parse_component(kind: str, spec: Any, default: str) -> tuple[str, dict[str, 
             body = dict(inner)
         return name, body, origin
     raise ValueError(
-        f"{kind} must be a registered {kind} name or a dict {{'name': ..., **config}}, got {type(spec).__name__}"
+        f"{kind} must be a registered {kind} name or a dict {{'name': ..., **config}}, "
+        f"got {type(spec).__name__}"
     )
 
 

@@ -7,6 +7,8 @@ lists of modules so a network can lay them out in one ``nn.Sequential`` with sta
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -76,7 +78,7 @@ def up_conv_layers(
     writes the output.
     """
     mods: list[nn.Module] = []
-    for c_in, c_out in zip(widths[:-1], widths[1:]):
+    for c_in, c_out in itertools.pairwise(widths):
         mods += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
         if batch_norm:
             mods.append(nn.BatchNorm2d(c_out))

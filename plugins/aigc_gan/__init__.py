@@ -16,7 +16,8 @@ def register_models(register):  # type: ignore[no-untyped-def]
     register(
         "gan",
         "aigc_gan.models:GAN",
-        summary="GAN (conv or ResNet networks for images, MLP for vectors, or any registered ones); hinge/NS/WGAN-GP/LSGAN, spectral norm, "
+        summary="GAN (conv or ResNet networks for images, MLP for vectors, or any registered ones); "
+        "hinge/NS/WGAN-GP/LSGAN, spectral norm, "
         "lazy R1, DiffAugment, EMA generator with ramp-up",
         family="gan",
         conditional=False,

@@ -8,6 +8,7 @@ options, so a plugin's network can replace any of them. All layers come from :mo
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -118,7 +119,7 @@ class ResNetGenerator(_ImageGenerator):
         widths.append(widths[-1])  # the last block keeps the width; the output conv writes the image
         self.fc = nn.Linear(self.latent_dim + self.label.dim, widths[0] * base * base)
         self.blocks = nn.Sequential(
-            *(ResBlockUp(a, b, batch_norm=batch_norm) for a, b in zip(widths[:-1], widths[1:]))
+            *(ResBlockUp(a, b, batch_norm=batch_norm) for a, b in itertools.pairwise(widths))
         )
         self.out = nn.Sequential(
             nn.BatchNorm2d(widths[-1]) if batch_norm else nn.Identity(),
@@ -254,7 +255,7 @@ class ResNetDiscriminator(ScoringDiscriminator):
         widths = [c_in, *stage_widths(_positive_int("channels", channels), stages)]
         blocks: list[nn.Module] = [
             ResBlockDown(a, b, spectral_norm=spectral_norm, first=i == 0)
-            for i, (a, b) in enumerate(zip(widths[:-1], widths[1:]))
+            for i, (a, b) in enumerate(itertools.pairwise(widths))
         ]
         blocks.append(_SumPool(widths[-1]))
         dropout = _dropout(dropout)
