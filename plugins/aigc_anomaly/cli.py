@@ -20,7 +20,12 @@ def _read_table(path: str, label_col: str | None) -> tuple[Any, Any]:
 
         if label_col:
             raise ValueError("--label-column needs a CSV input")
-        return np.load(path, allow_pickle=False), None
+        arr = np.load(path, allow_pickle=False)
+        if np.iscomplexobj(arr):
+            from aigc_sdk.errors import UsageError
+
+            raise UsageError(f"{path}: dtype {arr.dtype} is complex; expected real numbers (e.g. float32)")
+        return arr, None
     import pandas as pd
 
     df = pd.read_csv(path)
@@ -33,8 +38,9 @@ def _read_table(path: str, label_col: str | None) -> tuple[Any, Any]:
 
 def _fit(args: argparse.Namespace) -> int:
     from aigc_anomaly.detector import Detector
-    from aigc_sdk.io import write_json
+    from aigc_sdk.io import check_output_path, write_json
 
+    check_output_path(args.out, "--out", kind="dir")
     X, _ = _read_table(args.data, args.ignore_column)
     options = json.loads(args.options) if args.options else {}
     det = Detector(
@@ -59,8 +65,11 @@ def _score(args: argparse.Namespace) -> int:
     import numpy as np
 
     from aigc_anomaly.detector import Detector
-    from aigc_sdk.io import atomic_write_text, write_json
+    from aigc_sdk.io import atomic_write_text, check_output_path, write_json
 
+    check_output_path(args.out, "--out", kind="file")
+    if args.report:
+        check_output_path(args.report, "--report", kind="file")
     det = Detector.load(args.model)
     X, y = _read_table(args.data, args.label_column)
     scores = det.score(X)

@@ -94,18 +94,36 @@ class Preprocessor:
         with np.errstate(all="ignore"):
             self.fill = np.nanmedian(x, axis=0)
         x = self._finite(x, "X")
-        if self.scaling == "standard":
-            center, scale = x.mean(0), x.std(0)
-        elif self.scaling == "robust":
-            q1, center, q3 = np.percentile(x, [25, 50, 75], axis=0)
-            scale = q3 - q1
-            zero = scale <= 1e-12
-            scale[zero] = x.std(0)[zero]
-        else:
-            center, scale = np.zeros(x.shape[1]), np.ones(x.shape[1])
+        # Statistics of x / (its largest magnitude), scaled back: values near 1e300 would
+        # overflow x ** 2 in std() and give inf/NaN scales (then every row looks anomalous).
+        mag = np.abs(x).max(0)
+        mag = np.where(mag > 0, mag, 1.0)
+        xs = x / mag
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            if self.scaling == "standard":
+                center, scale = xs.mean(0) * mag, xs.std(0) * mag
+            elif self.scaling == "robust":
+                q1, center, q3 = np.percentile(xs, [25, 50, 75], axis=0)
+                scale = (q3 - q1) * mag
+                center = center * mag
+                zero = scale <= 1e-12
+                scale[zero] = (xs.std(0) * mag)[zero]
+            else:
+                center, scale = np.zeros(x.shape[1]), np.ones(x.shape[1])
         scale = np.where(scale <= 1e-12, 1.0, scale)
         self.center, self.scale = center, scale
+        bad = ~(np.isfinite(center) & np.isfinite(scale))
+        if bad.any():
+            raise ValueError(
+                f"X columns {self._names(np.flatnonzero(bad))} are too large to standardise "
+                "(their mean or spread overflows float64); rescale them (e.g. log) before fitting"
+            )
         return self._scale(x)
+
+    def _names(self, idx: np.ndarray) -> list[Any]:
+        """Column names (or indices) of feature positions ``idx``, at most five."""
+        idx = idx[:5]
+        return [self.columns[i] for i in idx] if self.columns else idx.tolist()
 
     def transform(self, data: Any) -> np.ndarray:
         """Transform new data with the fitted statistics; float32 ``(N, D)``."""
@@ -119,7 +137,17 @@ class Preprocessor:
         return self._scale(self._finite(x, "X"))
 
     def _scale(self, x: np.ndarray) -> np.ndarray:
-        z = (x - self.center) / self.scale
+        assert self.center is not None and self.scale is not None
+        # Divide everything by a per-column magnitude first, so that x - center cannot overflow.
+        m = np.maximum(np.maximum(np.abs(self.center), self.scale), 1.0)
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            z = (x / m - self.center / m) / (self.scale / m)
+        bad = (np.isnan(z) if self.clip is not None else ~np.isfinite(z)).any(0)
+        if bad.any():
+            raise ValueError(
+                f"X columns {self._names(np.flatnonzero(bad))} give non-finite values after scaling "
+                "(overflow); rescale them (e.g. log) first"
+            )
         if self.clip is not None:
             z = np.clip(z, -self.clip, self.clip)
         return z.astype(np.float32)

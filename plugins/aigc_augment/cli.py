@@ -102,7 +102,15 @@ def _generate(args: argparse.Namespace) -> int:
     from aigc_augment.augmenter import Augmenter
     from aigc_augment.evaluation import augmentation_lift
     from aigc_augment.report import to_markdown
-    from aigc_sdk.io import atomic_write_bytes, atomic_write_text, save_image_grid, write_json
+    from aigc_sdk.io import (
+        atomic_write_bytes,
+        atomic_write_text,
+        check_output_path,
+        save_image_grid,
+        write_json,
+    )
+
+    check_output_path(args.out, "--out", kind="dir")  # before the generator is trained
 
     if args.per_class <= 0:
         raise ValueError(f"--per-class must be a positive int, got {args.per_class}")
@@ -187,10 +195,11 @@ def _variations(args: argparse.Namespace) -> int:
 
     import aigc_sdk
     from aigc_augment.variations import variations
-    from aigc_sdk.io import save_image_grid
+    from aigc_sdk.io import check_output_path, save_image_grid
 
     if args.num <= 0:
         raise ValueError(f"-n must be a positive int, got {args.num}")
+    check_output_path(args.out, "--out", kind="file")
     model = aigc_sdk.load(args.model)
     shape = tuple(getattr(model, "data_shape", ()))
     label = args.label

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from aigc_datasets.base import ArrayDataset
+from aigc_sdk.errors import UsageError
 
 #: Where the Debian package ``dataset-fashion-mnist`` installs its idx files.
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -117,7 +118,9 @@ class ImageFolder(ArrayDataset):
         test_fraction: float = 0.2,
         seed: int = 0,
     ) -> None:
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
+
+        from aigc_sdk.errors import CorruptFileError
 
         if mode not in ("L", "RGB"):
             raise ValueError(f"mode must be 'L' or 'RGB', got {mode!r}")
@@ -133,11 +136,15 @@ class ImageFolder(ArrayDataset):
         for label, cls in enumerate(classes):
             for f in sorted((base / cls).iterdir()):
                 if f.suffix.lower() in _IMAGE_EXTS:
-                    with Image.open(f) as im:
-                        im = im.convert(mode)
-                        if size is not None:
-                            im = im.resize((size, size), Image.Resampling.BILINEAR)
-                        images.append(np.asarray(im, dtype=np.float32) / 255.0)
+                    try:
+                        with Image.open(f) as im:
+                            im = im.convert(mode)
+                            if size is not None:
+                                im = im.resize((size, size), Image.Resampling.BILINEAR)
+                            images.append(np.asarray(im, dtype=np.float32) / 255.0)
+                    except (UnidentifiedImageError, OSError, SyntaxError) as exc:  # PIL: broken files
+                        reason = " ".join(str(exc).split()) or type(exc).__name__
+                        raise CorruptFileError(f"image {str(f)!r} cannot be read: {reason}") from None
                     labels.append(label)
         if not images:
             raise ValueError(f"image folder {str(base)!r} holds no images ({', '.join(sorted(_IMAGE_EXTS))})")
@@ -186,6 +193,8 @@ class Arrays(ArrayDataset):
                 x, y = loaded["x"], loaded.get("y", y)
             else:
                 x = loaded
+            if np.iscomplexobj(x):
+                raise UsageError(f"{p}: dtype {x.dtype} is complex; expected real numbers (e.g. float32)")
         if x is None:
             raise ValueError("x is required (an array or tensor of shape (N, ...)), or pass path=")
         if isinstance(x, torch.Tensor):

@@ -21,8 +21,9 @@ def _read(path: str, sep: str | None) -> Any:
 
 def _fit(args: argparse.Namespace) -> int:
     from aigc_recommend.recommender import Recommender
-    from aigc_sdk.io import write_json
+    from aigc_sdk.io import check_output_path, write_json
 
+    check_output_path(args.out, "--out", kind="dir")
     df = _read(args.data, args.sep)
     options: dict[str, Any] = {}  # unset options keep the Recommender's defaults
     if args.epochs is not None:
@@ -52,8 +53,10 @@ def _eval(args: argparse.Namespace) -> int:
 
     from aigc_recommend.interactions import frame_to_matrix
     from aigc_recommend.recommender import Recommender
-    from aigc_sdk.io import write_json
+    from aigc_sdk.io import check_output_path, write_json
 
+    if args.report:
+        check_output_path(args.report, "--report", kind="file")
     rec = Recommender.load(args.model)
     df = _read(args.data, args.sep)
     opts = {

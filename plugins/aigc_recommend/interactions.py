@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from aigc_sdk.specs import check_allocation
+
 
 class ItemIndex:
     """Bidirectional mapping between external item ids and matrix columns."""
@@ -71,6 +73,12 @@ def frame_to_matrix(
     rows = {u: i for i, u in enumerate(users)}
     r = frame[user_col].map(rows).to_numpy()
     c = np.asarray(items.encode(frame[item_col].tolist()))
+    check_allocation(
+        f"{user_col!r} x {item_col!r}: {len(users)} users x {len(items)} items",
+        len(users) * len(items) * 4,
+        purpose="for the dense float32 interaction matrix",
+        hint="train on fewer users or items (e.g. --min-rating, a sample of users, or without rare items)",
+    )
     mat = np.zeros((len(users), len(items)), dtype=np.float32)
     mat[r, c] = 1.0
     return mat, users, items

@@ -60,8 +60,10 @@ def _read_csv(path: str) -> Any:
 
 
 def _fit(args: argparse.Namespace) -> int:
+    from aigc_sdk.io import check_output_path
     from aigc_synth.synthesizer import Synthesizer
 
+    check_output_path(args.out, "--out", kind="dir")  # before the fit, not after minutes of it
     options: dict[str, Any] = {}
     for item in args.option:
         key, sep, value = item.partition("=")
@@ -89,10 +91,12 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from aigc_sdk.io import atomic_write
+    from aigc_sdk.io import atomic_write, check_output_path
     from aigc_synth.synthesizer import Synthesizer
 
+    check_output_path(args.out, "--out", kind="file")
     synth = Synthesizer.load(args.model)
+    synth.check_rows(args.rows, "-n")
     conditions = {}
     for item in args.condition:
         col, sep, value = item.partition("=")
@@ -117,11 +121,15 @@ def _category_from_text(synth: Any, column: str, text: str) -> Any:
 def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from aigc_sdk.io import check_output_path
     from aigc_synth._io import write_json, write_text
     from aigc_synth.evaluation import to_markdown
     from aigc_synth.synthesizer import Synthesizer
 
+    check_output_path(args.out, "--out", kind="file")
     synth = Synthesizer.load(args.model)
+    if args.rows is not None:
+        synth.check_rows(args.rows, "-n")
     train = _read_csv(args.train) if args.train else None
     synth.evaluate(_read_csv(args.real), train=train, n=args.rows, seed=args.seed)
     report = synth.report()

@@ -365,16 +365,16 @@ class Synthesizer(UseCase):
         """
         if self.transformer is None or self.net is None:
             raise RuntimeError("call fit() (or Synthesizer.load()) before sample()")
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-            raise ValueError(f"n must be a positive int, got {n!r}")
-        n = int(n)
+        n = self.check_rows(n, "n")
         wanted = self._check_conditions(conditions or {})
         if generator is None:
             generator = torch.Generator().manual_seed(self.seed if seed is None else int(seed))
         parts: list[pd.DataFrame] = []
-        have = made = 0
+        have = made = rounds = 0
         with _threads(self.num_threads):
-            for _ in range(max_rounds):
+            # Batches are at most 200k rows; only batches in which the conditions rejected rows
+            # count towards max_rounds, so a large n without (or with easy) conditions always finishes.
+            while have < n and rounds < max_rounds:
                 # size the next batch from the acceptance rate seen so far (rare conditions)
                 rate = have / made if have else (1.0 if not made else 0.1 * made / (made + 1))
                 m = int(min(max(math.ceil(1.1 * (n - have) / max(rate, 1e-4)), 64), 200_000))
@@ -385,14 +385,36 @@ class Synthesizer(UseCase):
                     batch = batch[_matches(batch[col], cats[idx])]
                 parts.append(batch)
                 have += len(batch)
-                if have >= n:
-                    break
+                rounds += len(batch) < m
         if have < n:
             raise ValueError(
-                f"only {have} of {n} rows satisfied {dict(conditions or {})} after {max_rounds} rounds; "
+                f"only {have} of {n} rows satisfied the conditions {dict(conditions or {})} in "
+                f"{made} generated rows ({max_rounds} batches with rejections); "
                 "the combination is too rare for this model"
             )
         return pd.concat(parts, ignore_index=True).iloc[:n].reset_index(drop=True)
+
+    def check_rows(self, n: Any, arg: str = "n") -> int:
+        """Return ``n`` as an int if it is a positive row count whose frame fits in memory.
+
+        ValueError for a non-positive or non-int ``n``; :class:`~aigc_sdk.errors.UsageError`
+        naming ``arg`` (``"-n"`` on the command line) when the rows would need more memory than
+        :func:`aigc_sdk.specs.allocation_limit` (8 bytes per value, plus the encoded width).
+        """
+        from aigc_sdk.specs import check_allocation
+
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+            raise ValueError(f"{arg} must be a positive int, got {n!r}")
+        n = int(n)
+        if self.transformer is not None:
+            width = len(self.transformer.columns) * 8 + self.transformer.output_dim * 4
+            check_allocation(
+                f"{arg} {n}",
+                n * width,
+                purpose=f"for the rows ({len(self.transformer.columns)} columns)",
+                hint=f"use a smaller {arg}, or sample in batches (several runs with different --seed)",
+            )
+        return n
 
     def _check_conditions(self, conditions: Mapping[str, Any]) -> dict[str, int]:
         if not isinstance(conditions, Mapping):

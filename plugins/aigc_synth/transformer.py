@@ -96,7 +96,28 @@ class TableTransformer:
                 spec.update(self._fit_numeric(s, f"col{i}", seed + i))
             self.columns.append(spec)
         self._layout()
+        self.check_size(len(df))
         return self
+
+    def check_size(self, rows: int) -> None:
+        """Refuse, before any training, an encoded ``rows x output_dim`` table too big for memory.
+
+        A categorical column becomes one one-hot column per category, so one column with a
+        million distinct values (an id, a free-text field) makes the table a million wide; the
+        message names the widest categorical column and the memory the encoding would need.
+        """
+        from aigc_sdk.specs import check_allocation
+
+        cats = [(len(c["categories"]), c["name"]) for c in self.columns if c["role"] == "categorical"]
+        widest = max(cats) if cats else (0, "")
+        what = f"the encoded table ({rows} rows x {self.output_dim} columns)"
+        hint = "drop or group the rare categories, or treat the column as numeric"
+        if widest[0] > 1:
+            what += f"; categorical column {widest[1]!r} alone has {widest[0]} categories"
+            hint = f"drop column {widest[1]!r} (an id?) or group its rare categories"
+        check_allocation(
+            what, rows * self.output_dim * 4, purpose="for the one-hot float32 encoding", hint=hint
+        )
 
     def fit_private(
         self,

@@ -257,3 +257,153 @@ def test_check_allocation_limit() -> None:
     check_allocation("-n 10", 10 * 64 * 4)
     with pytest.raises(UsageError, match=r"--x 1 would need 1\.0 PB for y, more than the limit"):
         check_allocation("--x 1", 10**15, purpose="for y")
+
+
+# --------------------------------------------------------------------------- use-case commands
+
+
+def _table(tmp_path: Path, rows: int = 120) -> Path:
+    """A small mixed CSV (two numeric columns, one categorical) for the synth commands."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(
+        {"a": rng.normal(size=rows), "b": rng.integers(0, 5, rows), "c": rng.choice(["x", "y"], rows)}
+    )
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_synth_fit_out_checked_before_fit(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from aigc_synth.synthesizer import Synthesizer
+
+    def no_fit(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the fit started before --out was checked")
+
+    monkeypatch.setattr(Synthesizer, "fit", no_fit)
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert main(["synth", "fit", str(_table(tmp_path)), "--out", str(taken), "--epochs", "1"]) == 2
+    line = _err(capsys)
+    assert line.startswith("aigc synth fit: error: --out") and "not a directory" in line
+    ro = _unwritable_dir(tmp_path)
+    assert main(["synth", "fit", str(_table(tmp_path)), "--out", str(ro / "m"), "--epochs", "1"]) == 2
+    assert "cannot write" in _err(capsys)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["anomaly", "fit", "DATA"], id="anomaly"),
+        pytest.param(["recommend", "fit", "DATA"], id="recommend"),
+        pytest.param(["augment", "generate", "digits", "--per-class", "1"], id="augment"),
+    ],
+)
+def test_use_case_out_checked_up_front(tmp_path: Path, capsys, argv) -> None:  # type: ignore[no-untyped-def]
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    data = tmp_path / "none.csv"  # never read: --out fails first
+    assert main([str(data) if a == "DATA" else a for a in argv] + ["--out", str(taken)]) == 2
+    line = _err(capsys)
+    assert "--out" in line and "not a directory" in line
+
+
+def test_synth_sample_huge_n(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    model = tmp_path / "m"
+    fit = ["synth", "fit", str(_table(tmp_path)), "--out", str(model), "--epochs", "1", "--threads", "1"]
+    assert main([*fit, "--option", "hidden=[16]"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "rows.csv"
+    assert main(["synth", "sample", str(model), "-n", "1000000000", "--out", str(out)]) == 2
+    line = _err(capsys)
+    assert "-n 1000000000 would need" in line and "smaller -n" in line and "rare" not in line
+    assert not out.exists()
+
+
+def test_synth_sample_many_rows_without_conditions_finishes(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from aigc_synth.synthesizer import Synthesizer
+
+    synth = Synthesizer("tvae", epochs=1, hidden=[8], num_threads=1)
+    synth.fit(pd.read_csv(_table(tmp_path)))
+    rows = synth.sample(500, max_rounds=1)  # 1 round of rejections allowed; none happen without conditions
+    assert len(rows) == 500
+
+
+def test_synth_fit_million_categories(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    n = 1_000_000
+    path = tmp_path / "ids.csv"
+    path.write_text("id,v\n" + "".join(f"u{i},{i % 7}\n" for i in range(n)))
+    code = main(
+        ["synth", "fit", str(path), "--out", str(tmp_path / "m"), "--discrete", "id", "--epochs", "1"]
+    )
+    assert code == 2
+    line = _err(capsys)
+    assert "categorical column 'id' alone has 1000000 categories" in line and "would need" in line
+    assert not (tmp_path / "m").exists()
+
+
+def test_recommend_fit_huge_dense_matrix(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    n = 300_000
+    path = tmp_path / "inter.csv"
+    path.write_text("user_id,item_id\n" + "".join(f"{i},{i}\n" for i in range(n)))
+    assert main(["recommend", "fit", str(path), "--out", str(tmp_path / "m"), "--epochs", "1"]) == 2
+    line = _err(capsys)
+    assert "300000 users x 300000 items would need 360.0 GB" in line and "interaction matrix" in line
+
+
+def test_anomaly_fit_near_1e300(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    x[:, 0] *= 1e300
+    data = tmp_path / "big.npy"
+    np.save(data, x)
+    model = tmp_path / "det"
+    assert (
+        main(["anomaly", "fit", str(data), "--out", str(model), "--epochs", "2", "--contamination", "0.1"])
+        == 0
+    )
+    scores = tmp_path / "s.csv"
+    assert main(["anomaly", "score", str(model), str(data), "--out", str(scores)]) == 0
+    flags = np.loadtxt(scores, delimiter=",", skiprows=1)[:, 1]
+    assert np.isfinite(np.loadtxt(scores, delimiter=",", skiprows=1)[:, 0]).all()
+    assert flags.mean() < 0.5  # was: every row flagged (the overflowed scale made all scores NaN)
+
+
+def test_anomaly_scaling_overflow_names_column() -> None:
+    import numpy as np
+
+    from aigc_anomaly.preprocessing import Preprocessor
+
+    big = np.where(np.arange(50) % 2 == 0, -1.7e308, 1.7e308)  # its spread overflows float64
+    x = np.stack([big, np.linspace(0, 1, 50)], axis=1)
+    with pytest.raises(ValueError, match=r"columns \[0\]"):
+        Preprocessor(scaling="robust").fit(x)
+
+
+def test_complex_npy_refused(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    data = tmp_path / "c.npy"
+    np.save(data, np.ones((10, 3), dtype=np.complex64))
+    assert main(["anomaly", "fit", str(data), "--out", str(tmp_path / "m")]) == 2
+    line = _err(capsys)
+    assert str(data) in line and "complex64" in line
+    with pytest.raises(UsageError, match="complex64"):
+        aigc_sdk.load_dataset("arrays", path=str(data))
+
+
+def test_broken_image_in_image_folder(tmp_path: Path) -> None:
+    from PIL import Image
+
+    (tmp_path / "a").mkdir()
+    Image.new("L", (4, 4)).save(tmp_path / "a" / "ok.png")
+    (tmp_path / "a" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(CorruptFileError, match=r"broken\.png.*cannot be read"):
+        aigc_sdk.load_dataset("image-folder", root=str(tmp_path))
+    assert exit_code_for(CorruptFileError("x")) == 1
