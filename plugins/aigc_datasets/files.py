@@ -137,8 +137,8 @@ class ImageFolder(ArrayDataset):
             for f in sorted((base / cls).iterdir()):
                 if f.suffix.lower() in _IMAGE_EXTS:
                     try:
-                        with Image.open(f) as im:
-                            im = im.convert(mode)
+                        with Image.open(f) as raw:
+                            im = raw.convert(mode)
                             if size is not None:
                                 im = im.resize((size, size), Image.Resampling.BILINEAR)
                             images.append(np.asarray(im, dtype=np.float32) / 255.0)

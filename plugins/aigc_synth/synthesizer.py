@@ -372,12 +372,12 @@ class Synthesizer(UseCase):
         parts: list[pd.DataFrame] = []
         have = made = rounds = 0
         with _threads(self.num_threads):
-            # Batches are at most 200k rows; only batches in which the conditions rejected rows
+            # Batches are at most max_batch rows; only batches in which the conditions rejected rows
             # count towards max_rounds, so a large n without (or with easy) conditions always finishes.
             while have < n and rounds < max_rounds:
                 # size the next batch from the acceptance rate seen so far (rare conditions)
                 rate = have / made if have else (1.0 if not made else 0.1 * made / (made + 1))
-                m = int(min(max(math.ceil(1.1 * (n - have) / max(rate, 1e-4)), 64), 200_000))
+                m = int(min(max(math.ceil(1.1 * (n - have) / max(rate, 1e-4)), 64), self.max_batch))
                 batch = self._generate(m, wanted, generator)
                 made += m
                 for col, idx in wanted.items():
@@ -393,6 +393,9 @@ class Synthesizer(UseCase):
                 "the combination is too rare for this model"
             )
         return pd.concat(parts, ignore_index=True).iloc[:n].reset_index(drop=True)
+
+    #: Rows decoded per batch in :meth:`sample`, at most.
+    max_batch: int = 200_000
 
     def check_rows(self, n: Any, arg: str = "n") -> int:
         """Return ``n`` as an int if it is a positive row count whose frame fits in memory.

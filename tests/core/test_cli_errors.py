@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import struct
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,10 +42,8 @@ def _unwritable_dir(tmp_path: Path) -> Path:
             fd, probe = tempfile.mkstemp(dir=cand)
         except OSError:
             return cand
-        Path(probe).unlink()
-        import os
-
         os.close(fd)
+        Path(probe).unlink()
     pytest.skip("no unwritable directory on this machine")
 
 
@@ -101,7 +101,9 @@ def test_runtime_error_is_one_line_and_debug_shows_traceback(
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_keyboard_interrupt_exits_130(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_keyboard_interrupt_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import aigc_sdk.cli as cli
 
     def interrupted(args: argparse.Namespace) -> int:
@@ -143,7 +145,7 @@ def test_out_unwritable_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "--out" in line and "cannot write" in line
 
 
-def test_sample_save_is_a_directory(saved: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_sample_save_is_a_directory(saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sample", str(saved), "-n", "2", "--save", str(tmp_path)]) == 2
     line = _err(capsys)
     assert "--save" in line and "is a directory" in line
@@ -160,7 +162,9 @@ def test_sample_save_is_a_directory(saved: Path, tmp_path: Path, capsys) -> None
         pytest.param(lambda b: struct.pack("<Q", 10**15) + b[8:], id="oversized-header"),
     ],
 )
-def test_corrupt_weights(copy: Path, tmp_path: Path, capsys, damage) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_weights(
+    copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: Callable[[bytes], bytes]
+) -> None:
     path = copy / WEIGHTS_FILE
     path.write_bytes(damage(path.read_bytes()))
     assert main(["sample", str(copy), "-n", "2", "--save", str(tmp_path / "s.safetensors")]) == 1
@@ -168,7 +172,7 @@ def test_corrupt_weights(copy: Path, tmp_path: Path, capsys, damage) -> None:  #
     assert f"{WEIGHTS_FILE} in {str(copy)!r} is corrupt or truncated" in line
 
 
-def test_weights_not_matching_config(copy: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_weights_not_matching_config(copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     record = json.loads((copy / CONFIG_FILE).read_text())
     record["config"]["latent_dim"] = 3
     (copy / CONFIG_FILE).write_text(json.dumps(record))
@@ -179,7 +183,9 @@ def test_weights_not_matching_config(copy: Path, tmp_path: Path, capsys) -> None
     assert WEIGHTS_FILE in line and str(copy) in line and "shape (saved vs model)" in line
 
 
-def test_config_with_overflowing_number(copy: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_config_with_overflowing_number(
+    copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = (copy / CONFIG_FILE).read_text().replace('"latent_dim": 2', '"latent_dim": 1e999')
     (copy / CONFIG_FILE).write_text(text)
     assert main(["sample", str(copy), "-n", "2", "--save", str(tmp_path / "s.safetensors")]) == 2
@@ -187,7 +193,7 @@ def test_config_with_overflowing_number(copy: Path, tmp_path: Path, capsys) -> N
     assert CONFIG_FILE in line and "latent_dim is inf" in line
 
 
-def test_config_nested_too_deeply(copy: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_config_nested_too_deeply(copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     record = (copy / CONFIG_FILE).read_text()
     deep = "[" * 100_000 + "]" * 100_000
     (copy / CONFIG_FILE).write_text(record.replace('"lr": 0.001', f'"lr": {deep}'))
@@ -196,7 +202,7 @@ def test_config_nested_too_deeply(copy: Path, tmp_path: Path, capsys) -> None:  
     assert CONFIG_FILE in line and "nested too deeply" in line
 
 
-def test_config_absurd_latent_dim(copy: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_config_absurd_latent_dim(copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     record = json.loads((copy / CONFIG_FILE).read_text())
     record["config"]["latent_dim"] = 10**12
     (copy / CONFIG_FILE).write_text(json.dumps(record))
@@ -208,7 +214,7 @@ def test_config_absurd_latent_dim(copy: Path, tmp_path: Path, capsys) -> None:  
     check_model_config({"latent_dim": 16, "steps": 10**12}, "x")  # only widths are capped
 
 
-def test_train_config_absurd_latent_dim(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_train_config_absurd_latent_dim(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"latent_dim": 10**12}))
     argv = ["train", "vae", "--dataset", "digits", "--steps", "1", "--config", str(cfg)]
@@ -222,7 +228,7 @@ def test_train_config_absurd_latent_dim(tmp_path: Path, capsys) -> None:  # type
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_device_cuda_without_gpu(saved: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_device_cuda_without_gpu(saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     expected = "--device cuda: CUDA is not available on this machine (torch.cuda.is_available() is False)"
     assert main(["sample", str(saved), "-n", "2", "--save", str(tmp_path / "s"), "--device", "cuda"]) == 2
     assert expected in _err(capsys)
@@ -245,7 +251,7 @@ def test_device_cuda_without_gpu(saved: Path, tmp_path: Path, capsys) -> None:  
     assert expected in _err(capsys)
 
 
-def test_sample_huge_n(saved: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_sample_huge_n(saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "s.safetensors"
     assert main(["sample", str(saved), "-n", "100000000", "--save", str(out)]) == 2
     line = _err(capsys)
@@ -276,7 +282,9 @@ def _table(tmp_path: Path, rows: int = 120) -> Path:
     return path
 
 
-def test_synth_fit_out_checked_before_fit(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_synth_fit_out_checked_before_fit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from aigc_synth.synthesizer import Synthesizer
 
     def no_fit(*args: object, **kwargs: object) -> None:
@@ -301,7 +309,9 @@ def test_synth_fit_out_checked_before_fit(tmp_path: Path, capsys, monkeypatch) -
         pytest.param(["augment", "generate", "digits", "--per-class", "1"], id="augment"),
     ],
 )
-def test_use_case_out_checked_up_front(tmp_path: Path, capsys, argv) -> None:  # type: ignore[no-untyped-def]
+def test_use_case_out_checked_up_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
     taken = tmp_path / "taken"
     taken.write_text("x")
     data = tmp_path / "none.csv"  # never read: --out fails first
@@ -310,7 +320,7 @@ def test_use_case_out_checked_up_front(tmp_path: Path, capsys, argv) -> None:  #
     assert "--out" in line and "not a directory" in line
 
 
-def test_synth_sample_huge_n(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_synth_sample_huge_n(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = tmp_path / "m"
     fit = ["synth", "fit", str(_table(tmp_path)), "--out", str(model), "--epochs", "1", "--threads", "1"]
     assert main([*fit, "--option", "hidden=[16]"]) == 0
@@ -329,11 +339,12 @@ def test_synth_sample_many_rows_without_conditions_finishes(tmp_path: Path) -> N
 
     synth = Synthesizer("tvae", epochs=1, hidden=[8], num_threads=1)
     synth.fit(pd.read_csv(_table(tmp_path)))
-    rows = synth.sample(500, max_rounds=1)  # 1 round of rejections allowed; none happen without conditions
+    synth.max_batch = 64  # n = 500 takes 8 batches; max_rounds only limits batches with rejections
+    rows = synth.sample(500, max_rounds=2)
     assert len(rows) == 500
 
 
-def test_synth_fit_million_categories(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_synth_fit_million_categories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     n = 1_000_000
     path = tmp_path / "ids.csv"
     path.write_text("id,v\n" + "".join(f"u{i},{i % 7}\n" for i in range(n)))
@@ -346,7 +357,7 @@ def test_synth_fit_million_categories(tmp_path: Path, capsys) -> None:  # type: 
     assert not (tmp_path / "m").exists()
 
 
-def test_recommend_fit_huge_dense_matrix(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_recommend_fit_huge_dense_matrix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     n = 300_000
     path = tmp_path / "inter.csv"
     path.write_text("user_id,item_id\n" + "".join(f"{i},{i}\n" for i in range(n)))
@@ -355,7 +366,7 @@ def test_recommend_fit_huge_dense_matrix(tmp_path: Path, capsys) -> None:  # typ
     assert "300000 users x 300000 items would need 360.0 GB" in line and "interaction matrix" in line
 
 
-def test_anomaly_fit_near_1e300(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_anomaly_fit_near_1e300(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -386,7 +397,7 @@ def test_anomaly_scaling_overflow_names_column() -> None:
         Preprocessor(scaling="robust").fit(x)
 
 
-def test_complex_npy_refused(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_complex_npy_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import numpy as np
 
     data = tmp_path / "c.npy"
