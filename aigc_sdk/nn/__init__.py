@@ -18,7 +18,7 @@ from aigc_sdk.nn.arch import (
     conv_stages,
     is_image_shape,
 )
-from aigc_sdk.nn.components import build_component, parse_component
+from aigc_sdk.nn.components import build_component, build_encoder_decoder, parse_component
 from aigc_sdk.nn.layers import (
     ClassEmbedding,
     FusedLeakyReLU,
@@ -44,6 +44,7 @@ __all__ = [
     "ResBlockDown",
     "ResBlockUp",
     "build_component",
+    "build_encoder_decoder",
     "check_image_shape",
     "choose_arch",
     "conv_stages",

@@ -108,4 +108,42 @@ def _distribution_of(plugin: str, distribution: str | None) -> dict[str, Any]:
     return {"distribution": distribution, "version": version}
 
 
-__all__ = ["ORIGIN_KEYS", "build_component", "parse_component"]
+def build_encoder_decoder(
+    config: dict[str, Any],
+    encoder: Any,
+    decoder: Any,
+    shape: Sequence[int],
+    num_classes: int | None,
+    latent_dim: int,
+    encoder_outputs: int,
+    family: str,
+) -> tuple[nn.Module, nn.Module]:
+    """Build a model's encoder and decoder by registered name and record them in ``config``.
+
+    Without an explicit spec, the ``config["arch"]`` networks are built from the model-level
+    ``channels`` / ``hidden`` options. ``encoder_outputs`` is the width the encoder must return
+    (``2 * latent_dim`` for a VAE's ``(mu, logvar)``).
+    """
+    arch = config["arch"]
+    defaults: dict[str, Any] = {"hidden": config["hidden"]}
+    if arch != "mlp":
+        defaults["channels"] = config["channels"]
+    common = {"data_shape": shape, "num_classes": num_classes, "model": family}
+    enc, config["encoder"] = build_component(
+        "encoder",
+        encoder if encoder is not None else {"name": arch, **defaults},
+        default=arch,
+        latent_dim=encoder_outputs,
+        **common,  # type: ignore[arg-type]
+    )
+    dec, config["decoder"] = build_component(
+        "decoder",
+        decoder if decoder is not None else {"name": arch, **defaults},
+        default=arch,
+        latent_dim=latent_dim,
+        **common,  # type: ignore[arg-type]
+    )
+    return enc, dec
+
+
+__all__ = ["ORIGIN_KEYS", "build_component", "build_encoder_decoder", "parse_component"]

@@ -65,6 +65,16 @@ _OWNERSHIP_HINT = (
 )
 
 
+def _comparable(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A model config without the plugin versions in its network records: upgrading the plugin
+    that provides a network does not make a run a different run."""
+    out = dict(config)
+    for key, value in out.items():
+        if isinstance(value, dict) and "plugin" in value and "config" in value:
+            out[key] = {k: v for k, v in value.items() if k != "version"}
+    return out
+
+
 class RunDirectoryError(AigcError, ValueError):
     """``out_dir`` holds another run, or a resume does not match the run it would continue.
 
@@ -370,8 +380,9 @@ class Trainer:
                 f"{current['class']}; {hint}",
                 "model",
             )
-        old_cfg, new_cfg = dict(saved.get("config") or {}), current["config"]
-        for key in sorted(set(old_cfg) | set(new_cfg)):
+        old_cfg, new_cfg = _comparable(saved.get("config") or {}), _comparable(current["config"])
+        # Plain options first: a changed ``hidden`` also changes the network records built from it.
+        for key in sorted(set(old_cfg) | set(new_cfg), key=lambda k: (isinstance(new_cfg.get(k), dict), k)):
             if old_cfg.get(key, "<unset>") != new_cfg.get(key, "<unset>"):
                 raise RunDirectoryError(
                     f"cannot resume: model config key {key!r} is {old_cfg.get(key, '<unset>')!r} in {where} "

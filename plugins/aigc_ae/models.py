@@ -6,7 +6,6 @@ Gaussian fitted to the training codes (running moments kept as buffers, so they 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,83 +13,33 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from aigc_sdk.interfaces import Decoder, Encoder, GenerativeModel
-from aigc_sdk.ops import FusedLeakyReLU
+from aigc_sdk.interfaces import GenerativeModel
+from aigc_sdk.nn import build_encoder_decoder, choose_arch
 from aigc_sdk.specs import check_sample_count, resolve_data_spec
 
 
-class AEEncoder(Encoder):
-    """Conv (two stride-2 layers) or MLP encoder to a ``latent_dim`` code."""
+def _upgrade_legacy_keys(state_dict: dict[str, Tensor], prefix: str) -> None:
+    """Rename the weights of autoencoders saved before encoders/decoders were shared components.
 
-    def __init__(
-        self, data_shape: tuple[int, ...], latent_dim: int, arch: str, channels: int, hidden: int
-    ) -> None:
-        super().__init__()
-        self.latent_dim = latent_dim
-        if arch == "conv":
-            size = data_shape[1]
-            self.net = nn.Sequential(
-                nn.Conv2d(data_shape[0], channels, 4, 2, 1, bias=False),
-                FusedLeakyReLU(channels),
-                nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=False),
-                FusedLeakyReLU(channels * 2),
-                nn.Flatten(),
-                nn.Linear(channels * 2 * (size // 4) ** 2, hidden, bias=False),
-                FusedLeakyReLU(hidden),
-                nn.Linear(hidden, latent_dim),
-            )
-        else:
-            self.net = nn.Sequential(
-                nn.Flatten(),
-                nn.Linear(math.prod(data_shape), hidden, bias=False),
-                FusedLeakyReLU(hidden),
-                nn.Linear(hidden, hidden, bias=False),
-                FusedLeakyReLU(hidden),
-                nn.Linear(hidden, latent_dim),
-            )
-
-    def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
-        """Return codes ``(N, latent_dim)``."""
-        return self.net(x)  # type: ignore[no-any-return]
-
-
-class AEDecoder(Decoder):
-    """Mirror of :class:`AEEncoder`; returns pre-activation outputs."""
-
-    def __init__(
-        self, data_shape: tuple[int, ...], latent_dim: int, arch: str, channels: int, hidden: int
-    ) -> None:
-        super().__init__()
-        self.latent_dim, self.data_shape, self.arch = latent_dim, data_shape, arch
-        if arch == "conv":
-            self.base, self.c2 = data_shape[1] // 4, channels * 2
-            flat = self.c2 * self.base**2
-            self.fc = nn.Sequential(
-                nn.Linear(latent_dim, hidden, bias=False),
-                FusedLeakyReLU(hidden),
-                nn.Linear(hidden, flat, bias=False),
-                FusedLeakyReLU(flat),
-            )
-            self.deconv = nn.Sequential(
-                nn.ConvTranspose2d(self.c2, channels, 4, 2, 1, bias=False),
-                FusedLeakyReLU(channels),
-                nn.ConvTranspose2d(channels, data_shape[0], 4, 2, 1),
-            )
-        else:
-            self.fc = nn.Sequential(
-                nn.Linear(latent_dim, hidden, bias=False),
-                FusedLeakyReLU(hidden),
-                nn.Linear(hidden, hidden, bias=False),
-                FusedLeakyReLU(hidden),
-                nn.Linear(hidden, math.prod(data_shape)),
-            )
-
-    def forward(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
-        """Return outputs of shape ``(N, *data_shape)`` (logits for images)."""
-        h = self.fc(z)
-        if self.arch == "conv":
-            return self.deconv(h.view(z.shape[0], self.c2, self.base, self.base))  # type: ignore[no-any-return]
-        return h.view(z.shape[0], *self.data_shape)
+    Their encoder was one ``net`` sequence (conv: convs, flatten, hidden, output; MLP: flatten,
+    hidden layers, output) and their MLP decoder was called ``fc``; the shapes are unchanged.
+    """
+    enc, dec = prefix + "encoder.", prefix + "decoder."
+    keys = list(state_dict)
+    if any(k.startswith(enc + "net.5.") for k in keys) and not any(k.startswith(enc + "out.") for k in keys):
+        conv = any(k.startswith(enc + "net.7.") for k in keys)
+        mapping = (
+            {"0": "conv.0", "1": "conv.1", "2": "conv.2", "3": "conv.3", "5": "fc.0", "6": "fc.1", "7": "out"}
+            if conv
+            else {"1": "net.0", "2": "net.1", "3": "net.2", "4": "net.3", "5": "out"}
+        )
+        for k in keys:
+            if k.startswith(enc + "net."):
+                idx, _, rest = k[len(enc + "net.") :].partition(".")
+                state_dict[f"{enc}{mapping[idx]}.{rest}"] = state_dict.pop(k)
+    for k in keys:
+        if k.startswith(dec + "fc.") and not any(x.startswith(dec + "deconv.") for x in keys):
+            state_dict[dec + "net." + k[len(dec + "fc.") :]] = state_dict.pop(k)
 
 
 class AutoEncoder(GenerativeModel):
@@ -100,7 +49,12 @@ class AutoEncoder(GenerativeModel):
         data_shape: ``(C, H, W)`` images in [0, 1] (BCE loss) or ``(D,)`` vectors (MSE loss).
         dataset: optional registered data set name that fills ``data_shape``.
         latent_dim: size of the code.
-        arch: ``"auto"``, ``"conv"`` (square images, side divisible by 4) or ``"mlp"``.
+        arch: ``"auto"`` (conv for images, MLP for vectors), ``"conv"``, ``"resnet"`` or ``"mlp"``:
+            the first-party networks used when ``encoder`` / ``decoder`` are not given, built
+            from ``channels`` and ``hidden``.
+        encoder: a registered encoder name or ``{"name": ..., **its config}`` (see
+            ``aigc_sdk.list_networks("encoder")``), asked for ``latent_dim`` outputs.
+        decoder: a registered decoder name or ``{"name": ..., **its config}``.
         noise_std: standard deviation of the Gaussian input corruption (0 = plain AE).
     """
 
@@ -113,6 +67,8 @@ class AutoEncoder(GenerativeModel):
         dataset: str | None = None,
         latent_dim: int = 16,
         arch: str = "auto",
+        encoder: str | Mapping[str, Any] | None = None,
+        decoder: str | Mapping[str, Any] | None = None,
         channels: int = 32,
         hidden: int = 256,
         noise_std: float = 0.0,
@@ -128,12 +84,7 @@ class AutoEncoder(GenerativeModel):
             raise ValueError(f"noise_std must be a non-negative number, got {noise_std!r}")
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
             raise ValueError(f"lr must be a positive number, got {lr!r}")
-        if arch not in ("auto", "conv", "mlp"):
-            raise ValueError(f"arch must be 'auto', 'conv' or 'mlp', got {arch!r}")
-        conv_ok = len(shape) == 3 and shape[1] == shape[2] and shape[1] % 4 == 0
-        if arch == "conv" and not conv_ok:
-            raise ValueError(f"arch='conv' needs data_shape (C, S, S) with S divisible by 4, got {shape}")
-        arch = ("conv" if conv_ok else "mlp") if arch == "auto" else arch
+        arch = choose_arch(arch, shape)
         self.data_shape, self.latent_dim, self.arch = shape, latent_dim, arch
         self.num_classes = None
         self._images = len(shape) == 3
@@ -147,8 +98,14 @@ class AutoEncoder(GenerativeModel):
             "lr": float(lr),
             "code_momentum": float(code_momentum),
         }
-        self.encoder = AEEncoder(shape, latent_dim, arch, channels, hidden)
-        self.decoder = AEDecoder(shape, latent_dim, arch, channels, hidden)
+        self.encoder: nn.Module
+        self.decoder: nn.Module
+        self.encoder, self.decoder = build_encoder_decoder(
+            self._config, encoder, decoder, shape, None, latent_dim, latent_dim, self.family
+        )
+        self.register_load_state_dict_pre_hook(
+            lambda module, state_dict, prefix, *args: _upgrade_legacy_keys(state_dict, prefix)
+        )
         self.register_buffer("code_mean", torch.zeros(latent_dim))
         self.register_buffer("code_var", torch.ones(latent_dim))
 

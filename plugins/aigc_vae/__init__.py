@@ -16,7 +16,8 @@ def register_models(register):  # type: ignore[no-untyped-def]
     register(
         "vae",
         "aigc_vae.models:VAE",
-        summary="VAE (conv or MLP; Bernoulli or Gaussian decoder; beta; IWAE log-likelihood)",
+        summary="VAE (conv, ResNet, MLP or any registered networks; Bernoulli or Gaussian decoder; beta; "
+        "IWAE log-likelihood)",
         family="vae",
         conditional=False,
     )
@@ -27,3 +28,27 @@ def register_models(register):  # type: ignore[no-untyped-def]
         family="vae",
         conditional=True,
     )
+
+
+@hookimpl
+def register_encoders(register):  # type: ignore[no-untyped-def]
+    """Register the encoder networks the VAE and AE models build by name."""
+    register(
+        "conv", "aigc_vae.networks:ConvEncoder", summary="strided-conv encoder, any supported image size"
+    )
+    register(
+        "resnet", "aigc_vae.networks:ResNetEncoder", summary="residual encoder, any supported image size"
+    )
+    register("mlp", "aigc_vae.networks:MLPEncoder", summary="MLP encoder for vectors or flattened images")
+
+
+@hookimpl
+def register_decoders(register):  # type: ignore[no-untyped-def]
+    """Register the decoder networks the VAE and AE models build by name."""
+    register(
+        "conv", "aigc_vae.networks:ConvDecoder", summary="transposed-conv decoder, any supported image size"
+    )
+    register(
+        "resnet", "aigc_vae.networks:ResNetDecoder", summary="residual decoder, any supported image size"
+    )
+    register("mlp", "aigc_vae.networks:MLPDecoder", summary="MLP decoder for vectors or flattened images")

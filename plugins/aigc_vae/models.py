@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from aigc_sdk.interfaces import GenerativeModel
+from aigc_sdk.nn import build_encoder_decoder, choose_arch
 from aigc_sdk.ops import reparameterize
 from aigc_sdk.specs import check_sample_count, resolve_data_spec
-from aigc_vae.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, pick_arch
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 _LOG_2PI = math.log(2 * math.pi)
@@ -45,7 +45,13 @@ class VAE(GenerativeModel):
         num_classes: number of classes for a conditional VAE, else ``None``.
         dataset: optional registered data set name that fills ``data_shape``/``num_classes``.
         latent_dim: size of the latent code.
-        arch: ``"auto"``, ``"conv"`` or ``"mlp"``.
+        arch: ``"auto"`` (conv for images, MLP for vectors), ``"conv"``, ``"resnet"`` or ``"mlp"``:
+            the first-party networks used when ``encoder`` / ``decoder`` are not given, built
+            from ``channels`` and ``hidden``.
+        encoder: a registered encoder name or ``{"name": ..., **its config}`` (see
+            ``aigc_sdk.list_networks("encoder")``); it is asked for ``2 * latent_dim`` outputs,
+            read as ``(mu, logvar)``.
+        decoder: a registered decoder name or ``{"name": ..., **its config}``.
         likelihood: ``"bernoulli"`` (images in [0, 1]) or ``"gaussian"`` (learned global scale).
         beta: weight of the KL term (``beta``-VAE; 1 is the ELBO).
         kl_warmup: steps over which the KL weight ramps linearly from 0 to ``beta`` (0: none), so
@@ -62,6 +68,8 @@ class VAE(GenerativeModel):
         dataset: str | None = None,
         latent_dim: int = 16,
         arch: str = "auto",
+        encoder: str | Mapping[str, Any] | None = None,
+        decoder: str | Mapping[str, Any] | None = None,
         channels: int = 32,
         hidden: int = 256,
         likelihood: str | None = None,
@@ -86,7 +94,7 @@ class VAE(GenerativeModel):
             raise ValueError(f"lr must be a positive number, got {lr!r}")
         self.data_shape, self.num_classes, self.latent_dim = shape, num_classes, latent_dim
         self.likelihood, self.beta = likelihood, float(beta)
-        self.arch = pick_arch(arch, shape)
+        self.arch = choose_arch(arch, shape)
         self._config: dict[str, Any] = {
             "data_shape": list(shape),
             "num_classes": num_classes,
@@ -99,12 +107,11 @@ class VAE(GenerativeModel):
             "kl_warmup": kl_warmup,
             "lr": float(lr),
         }
-        if self.arch == "conv":
-            self.encoder: nn.Module = ConvEncoder(shape, latent_dim, channels, hidden, num_classes)
-            self.decoder: nn.Module = ConvDecoder(shape, latent_dim, channels, hidden, num_classes)
-        else:
-            self.encoder = MLPEncoder(shape, latent_dim, hidden, num_classes)
-            self.decoder = MLPDecoder(shape, latent_dim, hidden, num_classes)
+        self.encoder: nn.Module
+        self.decoder: nn.Module
+        self.encoder, self.decoder = build_encoder_decoder(
+            self._config, encoder, decoder, shape, num_classes, latent_dim, 2 * latent_dim, self.family
+        )
         # Gaussian decoders learn one observation scale; images squash their mean into [0, 1].
         self.obs_logstd = nn.Parameter(torch.full((), math.log(0.1))) if likelihood == "gaussian" else None
         self._squash = len(shape) == 3
@@ -127,7 +134,11 @@ class VAE(GenerativeModel):
 
     def encode(self, x: Tensor, condition: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Return the posterior parameters ``(mu, logvar)``."""
-        return self.encoder(x, condition)  # type: ignore[no-any-return]
+        out = self.encoder(x, condition)
+        if isinstance(out, tuple):  # an encoder that already splits them
+            return out[0], out[1]
+        mu, logvar = out.chunk(2, dim=1)
+        return mu, logvar
 
     def decode_mean(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
         """Mean of ``p(x | z)``: probabilities (Bernoulli) or the Gaussian mean."""

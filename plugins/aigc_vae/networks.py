@@ -1,164 +1,227 @@
-"""VAE encoders (returning ``(mu, logvar)``) and decoders (returning likelihood parameters).
+"""Encoder and decoder networks shared by the VAE and AE families, registered by name through
+``register_encoders`` / ``register_decoders``: ``conv`` and ``resnet`` for square images of any
+supported size, ``mlp`` for vectors or flattened images.
 
-Conv networks handle square images whose side is divisible by 4 (8, 28, 32, ...); MLPs
-handle anything. Class conditions enter as one-hot vectors concatenated to the features.
+Every factory takes ``data_shape``, ``num_classes`` and ``latent_dim`` plus its own keyword
+options. Encoders return ``(N, latent_dim)`` codes (a VAE asks for twice its latent size and
+reads ``(mu, logvar)``); decoders return pre-activation outputs of ``data_shape``. Class
+conditions enter as one-hot vectors concatenated to the features. Layers come from
+:mod:`aigc_sdk.nn`.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from aigc_sdk.interfaces import Decoder, Encoder
-from aigc_sdk.ops import FusedLeakyReLU
+from aigc_sdk.nn import (
+    FusedLeakyReLU,
+    OneHotCondition,
+    ResBlockDown,
+    ResBlockUp,
+    check_image_shape,
+    conv_stages,
+    down_conv_layers,
+    mlp_layers,
+    stage_widths,
+    up_conv_layers,
+)
 
 
-def pick_arch(arch: str, data_shape: tuple[int, ...]) -> str:
-    """Resolve ``"auto"`` to ``"conv"`` for square images with side divisible by 4, else ``"mlp"``."""
-    if arch not in ("auto", "conv", "mlp"):
-        raise ValueError(f"arch must be 'auto', 'conv' or 'mlp', got {arch!r}")
-    conv_ok = len(data_shape) == 3 and data_shape[1] == data_shape[2] and data_shape[1] % 4 == 0
-    if arch == "conv" and not conv_ok:
-        raise ValueError(f"arch='conv' needs data_shape (C, S, S) with S divisible by 4, got {data_shape}")
-    return ("conv" if conv_ok else "mlp") if arch == "auto" else arch
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
 
 
-def one_hot(condition: Tensor | None, num_classes: int | None, ref: Tensor) -> Tensor | None:
-    """One-hot float labels on ``ref``'s device/dtype, or None for unconditional networks."""
-    if not num_classes:
-        return None
-    if condition is None:
-        raise ValueError("condition (class labels) is required by a class-conditional network")
-    return F.one_hot(condition.long().to(ref.device), num_classes).to(ref.dtype)
+class _ImageNetwork:
+    """Shape bookkeeping shared by the conv and ResNet encoders/decoders."""
+
+    def _init_image(
+        self, data_shape: Sequence[int], num_classes: int | None, latent_dim: int, channels: int, who: str
+    ) -> tuple[int, list[int]]:
+        c, size, _ = check_image_shape(data_shape, who)
+        self.data_shape = (c, size, size)
+        self.num_classes, self.latent_dim = num_classes, _positive_int("latent_dim", latent_dim)
+        self.base, stages = conv_stages(size)  # type: ignore[misc]
+        return c, stage_widths(_positive_int("channels", channels), stages)
 
 
-def _cat(h: Tensor, y: Tensor | None) -> Tensor:
-    return h if y is None else torch.cat([h, y], dim=1)
-
-
-class ConvEncoder(Encoder):
-    """Two stride-2 convolutions and an MLP head producing ``(mu, logvar)``."""
-
-    def __init__(
-        self,
-        data_shape: tuple[int, ...],
-        latent_dim: int,
-        channels: int = 32,
-        hidden: int = 256,
-        num_classes: int | None = None,
-    ) -> None:
-        super().__init__()
-        c_in, size = data_shape[0], data_shape[1]
-        self.latent_dim, self.num_classes = latent_dim, num_classes
-        self.conv = nn.Sequential(
-            nn.Conv2d(c_in, channels, 4, 2, 1, bias=False),
-            FusedLeakyReLU(channels),
-            nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=False),
-            FusedLeakyReLU(channels * 2),
-            nn.Flatten(),
-        )
-        flat = channels * 2 * (size // 4) ** 2
-        self.fc = nn.Sequential(
-            nn.Linear(flat + (num_classes or 0), hidden, bias=False), FusedLeakyReLU(hidden)
-        )
-        self.out = nn.Linear(hidden, 2 * latent_dim)
-
-    def forward(self, x: Tensor, condition: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Return ``(mu, logvar)``, each ``(N, latent_dim)``."""
-        h = self.conv(x)
-        h = self.fc(_cat(h, one_hot(condition, self.num_classes, h)))
-        mu, logvar = self.out(h).chunk(2, dim=1)
-        return mu, logvar
-
-
-class ConvDecoder(Decoder):
-    """MLP to a ``(2c, S/4, S/4)`` map, then two 2x up-convolutions; returns logits / means."""
+class ConvEncoder(_ImageNetwork, Encoder):
+    """One 4x4 stride-2 convolution per stage, then an MLP head to ``latent_dim`` outputs."""
 
     def __init__(
         self,
-        data_shape: tuple[int, ...],
+        *,
+        data_shape: Sequence[int],
+        num_classes: int | None = None,
         latent_dim: int,
         channels: int = 32,
         hidden: int = 256,
-        num_classes: int | None = None,
     ) -> None:
         super().__init__()
-        c_out, size = data_shape[0], data_shape[1]
-        self.latent_dim, self.num_classes = latent_dim, num_classes
-        self.base, self.c2 = size // 4, channels * 2
-        flat = self.c2 * self.base**2
+        c_in, widths = self._init_image(data_shape, num_classes, latent_dim, channels, "encoder 'conv'")
+        self.conv = nn.Sequential(*down_conv_layers(c_in, widths), nn.Flatten())
+        self.cond = OneHotCondition(num_classes)
+        flat = widths[-1] * self.base**2
+        self.fc = nn.Sequential(*mlp_layers(flat + self.cond.dim, _positive_int("hidden", hidden), 1))
+        self.out = nn.Linear(hidden, self.latent_dim)
+
+    def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
+        """Return ``(N, latent_dim)`` outputs."""
+        return self.out(self.fc(self.cond(self.conv(x), condition)))  # type: ignore[no-any-return]
+
+
+class ConvDecoder(_ImageNetwork, Decoder):
+    """MLP to a ``(w, b, b)`` map, then one 2x transposed convolution per stage."""
+
+    def __init__(
+        self,
+        *,
+        data_shape: Sequence[int],
+        num_classes: int | None = None,
+        latent_dim: int,
+        channels: int = 32,
+        hidden: int = 256,
+    ) -> None:
+        super().__init__()
+        c_out, widths = self._init_image(data_shape, num_classes, latent_dim, channels, "decoder 'conv'")
+        widths = widths[::-1]  # widest at the base
+        self.c_base = widths[0]
+        flat = self.c_base * self.base**2
+        self.cond = OneHotCondition(num_classes)
+        hidden = _positive_int("hidden", hidden)
         self.fc = nn.Sequential(
-            nn.Linear(latent_dim + (num_classes or 0), hidden, bias=False),
-            FusedLeakyReLU(hidden),
-            nn.Linear(hidden, flat, bias=False),
-            FusedLeakyReLU(flat),
+            *mlp_layers(self.latent_dim + self.cond.dim, hidden, 1), *mlp_layers(hidden, flat, 1)
         )
-        self.deconv = nn.Sequential(
-            nn.ConvTranspose2d(self.c2, channels, 4, 2, 1, bias=False),
-            FusedLeakyReLU(channels),
-            nn.ConvTranspose2d(channels, c_out, 4, 2, 1),
-        )
+        self.deconv = nn.Sequential(*up_conv_layers(widths, c_out))
 
     def forward(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
         """Return ``(N, C, S, S)`` pre-activation outputs (logits or unsquashed means)."""
-        h = self.fc(_cat(z, one_hot(condition, self.num_classes, z)))
-        return self.deconv(h.view(z.shape[0], self.c2, self.base, self.base))
+        h = self.fc(self.cond(z, condition))
+        return self.deconv(h.view(z.shape[0], self.c_base, self.base, self.base))  # type: ignore[no-any-return]
+
+
+class ResNetEncoder(_ImageNetwork, Encoder):
+    """One downsampling residual block per stage, then an MLP head to ``latent_dim`` outputs."""
+
+    def __init__(
+        self,
+        *,
+        data_shape: Sequence[int],
+        num_classes: int | None = None,
+        latent_dim: int,
+        channels: int = 32,
+        hidden: int = 256,
+    ) -> None:
+        super().__init__()
+        c_in, widths = self._init_image(data_shape, num_classes, latent_dim, channels, "encoder 'resnet'")
+        chans = [c_in, *widths]
+        self.blocks = nn.Sequential(
+            *(ResBlockDown(a, b, first=i == 0) for i, (a, b) in enumerate(itertools.pairwise(chans))),
+            FusedLeakyReLU(widths[-1]),
+            nn.Flatten(),
+        )
+        self.cond = OneHotCondition(num_classes)
+        flat = widths[-1] * self.base**2
+        self.fc = nn.Sequential(*mlp_layers(flat + self.cond.dim, _positive_int("hidden", hidden), 1))
+        self.out = nn.Linear(hidden, self.latent_dim)
+
+    def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
+        """Return ``(N, latent_dim)`` outputs."""
+        return self.out(self.fc(self.cond(self.blocks(x), condition)))  # type: ignore[no-any-return]
+
+
+class ResNetDecoder(_ImageNetwork, Decoder):
+    """Linear to a ``(w, b, b)`` map, one upsampling residual block per stage, activation, 3x3 conv."""
+
+    def __init__(
+        self,
+        *,
+        data_shape: Sequence[int],
+        num_classes: int | None = None,
+        latent_dim: int,
+        channels: int = 32,
+        hidden: int = 256,
+    ) -> None:
+        super().__init__()
+        c_out, widths = self._init_image(data_shape, num_classes, latent_dim, channels, "decoder 'resnet'")
+        widths = [*widths[::-1], widths[0]]
+        self.c_base = widths[0]
+        self.cond = OneHotCondition(num_classes)
+        hidden = _positive_int("hidden", hidden)
+        self.fc = nn.Sequential(
+            *mlp_layers(self.latent_dim + self.cond.dim, hidden, 1),
+            nn.Linear(hidden, self.c_base * self.base**2),
+        )
+        # No batch norm: a likelihood model's decoder must not depend on the batch it is in.
+        self.blocks = nn.Sequential(
+            *(ResBlockUp(a, b, batch_norm=False) for a, b in itertools.pairwise(widths))
+        )
+        self.out = nn.Sequential(FusedLeakyReLU(widths[-1]), nn.Conv2d(widths[-1], c_out, 3, 1, 1))
+
+    def forward(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
+        """Return ``(N, C, S, S)`` pre-activation outputs."""
+        h = self.fc(self.cond(z, condition)).view(z.shape[0], self.c_base, self.base, self.base)
+        return self.out(self.blocks(h))  # type: ignore[no-any-return]
 
 
 class MLPEncoder(Encoder):
-    """MLP encoder on flattened inputs, returning ``(mu, logvar)``."""
+    """MLP encoder on flattened inputs to ``latent_dim`` outputs."""
 
     def __init__(
         self,
-        data_shape: tuple[int, ...],
+        *,
+        data_shape: Sequence[int],
+        num_classes: int | None = None,
         latent_dim: int,
         hidden: int = 256,
-        num_classes: int | None = None,
         layers: int = 2,
     ) -> None:
         super().__init__()
-        self.latent_dim, self.num_classes = latent_dim, num_classes
-        mods: list[nn.Module] = []
-        width = math.prod(data_shape) + (num_classes or 0)
-        for _ in range(layers):
-            mods += [nn.Linear(width, hidden, bias=False), FusedLeakyReLU(hidden)]
-            width = hidden
-        self.net = nn.Sequential(*mods)
-        self.out = nn.Linear(width, 2 * latent_dim)
+        self.data_shape = tuple(int(d) for d in data_shape)
+        self.num_classes, self.latent_dim = num_classes, _positive_int("latent_dim", latent_dim)
+        self.cond = OneHotCondition(num_classes)
+        hidden = _positive_int("hidden", hidden)
+        self.net = nn.Sequential(
+            *mlp_layers(math.prod(self.data_shape) + self.cond.dim, hidden, _positive_int("layers", layers))
+        )
+        self.out = nn.Linear(hidden, self.latent_dim)
 
-    def forward(self, x: Tensor, condition: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Return ``(mu, logvar)``."""
-        h = x.flatten(1)
-        h = self.net(_cat(h, one_hot(condition, self.num_classes, h)))
-        mu, logvar = self.out(h).chunk(2, dim=1)
-        return mu, logvar
+    def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
+        """Return ``(N, latent_dim)`` outputs."""
+        return self.out(self.net(self.cond(x.flatten(1), condition)))  # type: ignore[no-any-return]
 
 
 class MLPDecoder(Decoder):
-    """MLP decoder back to ``data_shape``; returns logits / unsquashed means."""
+    """MLP decoder back to ``data_shape``; returns pre-activation outputs."""
 
     def __init__(
         self,
-        data_shape: tuple[int, ...],
+        *,
+        data_shape: Sequence[int],
+        num_classes: int | None = None,
         latent_dim: int,
         hidden: int = 256,
-        num_classes: int | None = None,
         layers: int = 2,
     ) -> None:
         super().__init__()
-        self.latent_dim, self.num_classes, self.data_shape = latent_dim, num_classes, data_shape
-        mods: list[nn.Module] = []
-        width = latent_dim + (num_classes or 0)
-        for _ in range(layers):
-            mods += [nn.Linear(width, hidden, bias=False), FusedLeakyReLU(hidden)]
-            width = hidden
-        mods.append(nn.Linear(width, math.prod(data_shape)))
-        self.net = nn.Sequential(*mods)
+        self.data_shape = tuple(int(d) for d in data_shape)
+        self.num_classes, self.latent_dim = num_classes, _positive_int("latent_dim", latent_dim)
+        self.cond = OneHotCondition(num_classes)
+        self.net = nn.Sequential(
+            *mlp_layers(
+                self.latent_dim + self.cond.dim,
+                _positive_int("hidden", hidden),
+                _positive_int("layers", layers),
+                math.prod(self.data_shape),
+            )
+        )
 
     def forward(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
         """Return pre-activation outputs of shape ``(N, *data_shape)``."""
-        out = self.net(_cat(z, one_hot(condition, self.num_classes, z)))
-        return out.view(z.shape[0], *self.data_shape)
+        return self.net(self.cond(z, condition)).view(z.shape[0], *self.data_shape)  # type: ignore[no-any-return]
