@@ -272,7 +272,10 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    from aigc_sdk.io import check_output_path
+
     try:
+        check_output_path(args.out, "--out", kind="dir")
         run_demo(
             args.out,
             quick=args.quick,
@@ -283,6 +286,6 @@ def run(args: argparse.Namespace) -> int:
             progress=args.progress,
         )
     except (ValueError, KeyError, ImportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"aigc demo: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -41,10 +41,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the Markdown table, write the requested files. Exit 2 on bad input."""
-    from aigc_sdk.errors import AigcError
+    from aigc_sdk.errors import AigcError, CorruptFileError, ModelMismatchError
     from aigc_sdk.evaluation import evaluate, report_to_markdown, write_report
+    from aigc_sdk.io import check_output_path
 
     try:
+        for flag, path in (("--json", args.json), ("--markdown", args.markdown)):
+            if path:
+                check_output_path(path, flag, kind="file")
         report = evaluate(
             args.source,
             dataset=args.dataset,
@@ -55,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             iwae_k=args.iwae_k,
         )
+    except (CorruptFileError, ModelMismatchError):
+        raise  # runtime failures: `aigc` reports them with exit code 1
     except (ValueError, AigcError, ImportError) as exc:
         print(f"aigc eval: error: {exc}", file=sys.stderr)
         return 2

@@ -418,3 +418,22 @@ def test_broken_image_in_image_folder(tmp_path: Path) -> None:
     with pytest.raises(CorruptFileError, match=r"broken\.png.*cannot be read"):
         aigc_sdk.load_dataset("image-folder", root=str(tmp_path))
     assert exit_code_for(CorruptFileError("x")) == 1
+
+
+def test_eval_and_demo_outputs_checked_up_front(
+    saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", str(saved), "--dataset", "digits", "--n", "8", "--json", str(tmp_path)]) == 2
+    line = _err(capsys)
+    assert "--json" in line and "is a directory" in line
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert main(["demo", "--quick", "--out", str(taken)]) == 2
+    line = _err(capsys)
+    assert "--out" in line and "not a directory" in line
+
+
+def test_eval_corrupt_weights_is_a_runtime_error(copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (copy / WEIGHTS_FILE).write_bytes(b"\x00" * 3)
+    assert main(["eval", str(copy), "--dataset", "digits", "--n", "8", "--metrics", "prc"]) == 1
+    assert "is corrupt or truncated" in _err(capsys)
