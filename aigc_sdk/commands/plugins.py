@@ -14,6 +14,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--all", action="store_true", help="also list skipped and blocked plugins, with tracebacks"
     )
+    p.add_argument(
+        "--check", action="store_true", help="exit with code 1 when any plugin is quarantined or in conflict"
+    )
     p.set_defaults(func=run)
 
 
@@ -36,8 +39,19 @@ def collect(include_all: bool) -> dict[str, Any]:
     for kind in registry._catalogs:
         for name, regs in registry.catalog(kind).conflicts.items():
             conflicts[f"{kind}:{name}"] = [f"{r.plugin} ({r.distribution})" for r in regs]
+    from aigc_sdk.registry import NETWORK_KINDS
+
+    networks = {
+        kind: [
+            {"name": n, "plugin": reg.plugin, "summary": reg.summary}
+            for n in registry.list_names(kind)
+            for reg in [registry.get(kind, n)]
+        ]
+        for kind in NETWORK_KINDS
+    }
     return {
         "plugins": plugins,
+        "networks": networks,
         "quarantined": [p.name for p in registry.host.quarantined()],
         "conflicts": conflicts,
     }
@@ -46,9 +60,10 @@ def collect(include_all: bool) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Print the plugin report as a table or JSON."""
     report = collect(args.all)
+    failed = 1 if getattr(args, "check", False) and (report["quarantined"] or report["conflicts"]) else 0
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
-        return 0
+        return failed
     for p in report["plugins"]:
         version = p["version"] or "-"
         print(f"{p['name']:<14} {p['status']:<12} {p['distribution'] or '(direct)'} {version}")
@@ -63,4 +78,9 @@ def run(args: argparse.Namespace) -> int:
             print("    " + p["traceback"].rstrip().replace("\n", "\n    "))
     for what, who in report["conflicts"].items():
         print(f"conflict: {what} registered by {' and '.join(who)}")
-    return 0
+    # Networks are what model families compose (generator=, discriminator=, encoder=, decoder=).
+    print("networks (pass by name, e.g. create_model('gan', discriminator='resnet')):")
+    for kind, entries in report["networks"].items():
+        names = ", ".join(f"{e['name']} ({e['plugin']})" for e in entries) or "(none)"
+        print(f"    {kind}s: {names}")
+    return failed

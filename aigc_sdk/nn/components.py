@@ -70,6 +70,11 @@ def build_component(
     from aigc_sdk.registry import create_network, get_network_registration
 
     name, config, origin = parse_component(kind, spec, default)
+    for key in ("data_shape", "num_classes", "latent_dim"):
+        if key in config:
+            raise ValueError(
+                f"{key} is set by the model for {kind} {name!r}; remove it from the {kind} config"
+            )
     plugin = origin.get("plugin")
     try:
         # A saved model resolves by the plugin that provided the network, not by a short name
