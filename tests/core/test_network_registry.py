@@ -21,7 +21,8 @@ class TinyD(Discriminator):
     def __init__(self, *, data_shape, num_classes=None, latent_dim=None, width=4):
         super().__init__()
         self.num_classes = num_classes
-        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(width), torch.nn.Linear(width, 1))
+        layers = [torch.nn.Flatten(), torch.nn.LazyLinear(width), torch.nn.Linear(width, 1)]
+        self.net = torch.nn.Sequential(*layers)
     def forward(self, x, condition=None):
         return self.net(x).squeeze(1)
 
