@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = bool(args.debug) or debug_from_env()
-    level = logging.DEBUG if (args.verbose or debug) else logging.WARNING
+    level = logging.DEBUG if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(message)s")
     func = getattr(args, "func", None)
     if func is None:
