@@ -38,21 +38,15 @@ def _positive_int(name: str, value: object) -> int:
     return value
 
 
-class _ImageNetwork:
-    """Shape bookkeeping shared by the conv and ResNet encoders/decoders."""
+class _ImageNetwork(nn.Module):
+    """Arguments and shape bookkeeping shared by the conv and ResNet encoders/decoders.
 
-    def _init_image(
-        self, data_shape: Sequence[int], num_classes: int | None, latent_dim: int, channels: int, who: str
-    ) -> tuple[int, list[int]]:
-        c, size, _ = check_image_shape(data_shape, who)
-        self.data_shape = (c, size, size)
-        self.num_classes, self.latent_dim = num_classes, _positive_int("latent_dim", latent_dim)
-        self.base, stages = conv_stages(size)  # type: ignore[misc]
-        return c, stage_widths(_positive_int("channels", channels), stages)
+    Subclasses build their layers in :meth:`build` from the channel count and the per-stage widths
+    (highest resolution first).
+    """
 
-
-class ConvEncoder(_ImageNetwork, Encoder):
-    """One 4x4 stride-2 convolution per stage, then an MLP head to ``latent_dim`` outputs."""
+    #: Name used in error messages, e.g. ``"encoder 'conv'"``.
+    who = "network"
 
     def __init__(
         self,
@@ -64,41 +58,84 @@ class ConvEncoder(_ImageNetwork, Encoder):
         hidden: int = 256,
     ) -> None:
         super().__init__()
-        c_in, widths = self._init_image(data_shape, num_classes, latent_dim, channels, "encoder 'conv'")
-        self.conv = nn.Sequential(*down_conv_layers(c_in, widths), nn.Flatten())
+        c, size, _ = check_image_shape(data_shape, self.who)
+        self.data_shape = (c, size, size)
+        self.num_classes, self.latent_dim = num_classes, _positive_int("latent_dim", latent_dim)
+        self.base, stages = conv_stages(size)  # type: ignore[misc]
         self.cond = OneHotCondition(num_classes)
+        self.build(
+            c, stage_widths(_positive_int("channels", channels), stages), _positive_int("hidden", hidden)
+        )
+
+    def build(self, image_channels: int, widths: list[int], hidden: int) -> None:
+        """Create the layers."""
+        raise NotImplementedError
+
+
+class _ImageEncoder(_ImageNetwork, Encoder):
+    """A down-sampling trunk, then one hidden layer (labels concatenated) and a linear output."""
+
+    def trunk(self, image_channels: int, widths: list[int]) -> list[nn.Module]:
+        """The layers from the image to the flattened lowest-resolution features."""
+        raise NotImplementedError
+
+    def build(self, image_channels: int, widths: list[int], hidden: int) -> None:
+        """Create the trunk, the hidden layer and the output layer."""
+        self.features = nn.Sequential(*self.trunk(image_channels, widths), nn.Flatten())
+        self.register_load_state_dict_pre_hook(_rename_conv_trunk)
         flat = widths[-1] * self.base**2
-        self.fc = nn.Sequential(*mlp_layers(flat + self.cond.dim, _positive_int("hidden", hidden), 1))
+        self.fc = nn.Sequential(*mlp_layers(flat + self.cond.dim, hidden, 1))
         self.out = nn.Linear(hidden, self.latent_dim)
 
     def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
         """Return ``(N, latent_dim)`` outputs."""
-        return self.out(self.fc(self.cond(self.conv(x), condition)))  # type: ignore[no-any-return]
+        return self.out(self.fc(self.cond(self.features(x), condition)))  # type: ignore[no-any-return]
+
+
+def _rename_conv_trunk(module: nn.Module, state_dict: dict[str, Tensor], prefix: str, *args: object) -> None:
+    """Encoders saved before the trunk was called ``features`` named it ``conv``."""
+    for key in [k for k in state_dict if k.startswith(prefix + "conv.")]:
+        state_dict[prefix + "features." + key[len(prefix + "conv.") :]] = state_dict.pop(key)
+
+
+class ConvEncoder(_ImageEncoder):
+    """One 4x4 stride-2 convolution per stage, then an MLP head to ``latent_dim`` outputs."""
+
+    who = "encoder 'conv'"
+
+    def trunk(self, image_channels: int, widths: list[int]) -> list[nn.Module]:
+        """Strided convolutions."""
+        return down_conv_layers(image_channels, widths)
+
+
+class ResNetEncoder(_ImageEncoder):
+    """One downsampling residual block per stage, then an MLP head to ``latent_dim`` outputs."""
+
+    who = "encoder 'resnet'"
+
+    def trunk(self, image_channels: int, widths: list[int]) -> list[nn.Module]:
+        """Residual blocks and a final activation."""
+        chans = [image_channels, *widths]
+        blocks: list[nn.Module] = [
+            ResBlockDown(a, b, first=i == 0) for i, (a, b) in enumerate(itertools.pairwise(chans))
+        ]
+        return [*blocks, FusedLeakyReLU(widths[-1])]
 
 
 class ConvDecoder(_ImageNetwork, Decoder):
     """MLP to a ``(w, b, b)`` map, then one 2x transposed convolution per stage."""
 
-    def __init__(
-        self,
-        *,
-        data_shape: Sequence[int],
-        num_classes: int | None = None,
-        latent_dim: int,
-        channels: int = 32,
-        hidden: int = 256,
-    ) -> None:
-        super().__init__()
-        c_out, widths = self._init_image(data_shape, num_classes, latent_dim, channels, "decoder 'conv'")
+    who = "decoder 'conv'"
+
+    def build(self, image_channels: int, widths: list[int], hidden: int) -> None:
+        """Two linear layers to the base map, then the transposed convolutions."""
         widths = widths[::-1]  # widest at the base
         self.c_base = widths[0]
         flat = self.c_base * self.base**2
-        self.cond = OneHotCondition(num_classes)
-        hidden = _positive_int("hidden", hidden)
         self.fc = nn.Sequential(
             *mlp_layers(self.latent_dim + self.cond.dim, hidden, 1), *mlp_layers(hidden, flat, 1)
         )
-        self.deconv = nn.Sequential(*up_conv_layers(widths, c_out))
+        self.deconv = nn.Sequential(*up_conv_layers(widths, image_channels))
 
     def forward(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
         """Return ``(N, C, S, S)`` pre-activation outputs (logits or unsquashed means)."""
@@ -106,54 +143,15 @@ class ConvDecoder(_ImageNetwork, Decoder):
         return self.deconv(h.view(z.shape[0], self.c_base, self.base, self.base))  # type: ignore[no-any-return]
 
 
-class ResNetEncoder(_ImageNetwork, Encoder):
-    """One downsampling residual block per stage, then an MLP head to ``latent_dim`` outputs."""
-
-    def __init__(
-        self,
-        *,
-        data_shape: Sequence[int],
-        num_classes: int | None = None,
-        latent_dim: int,
-        channels: int = 32,
-        hidden: int = 256,
-    ) -> None:
-        super().__init__()
-        c_in, widths = self._init_image(data_shape, num_classes, latent_dim, channels, "encoder 'resnet'")
-        chans = [c_in, *widths]
-        self.blocks = nn.Sequential(
-            *(ResBlockDown(a, b, first=i == 0) for i, (a, b) in enumerate(itertools.pairwise(chans))),
-            FusedLeakyReLU(widths[-1]),
-            nn.Flatten(),
-        )
-        self.cond = OneHotCondition(num_classes)
-        flat = widths[-1] * self.base**2
-        self.fc = nn.Sequential(*mlp_layers(flat + self.cond.dim, _positive_int("hidden", hidden), 1))
-        self.out = nn.Linear(hidden, self.latent_dim)
-
-    def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
-        """Return ``(N, latent_dim)`` outputs."""
-        return self.out(self.fc(self.cond(self.blocks(x), condition)))  # type: ignore[no-any-return]
-
-
 class ResNetDecoder(_ImageNetwork, Decoder):
     """Linear to a ``(w, b, b)`` map, one upsampling residual block per stage, activation, 3x3 conv."""
 
-    def __init__(
-        self,
-        *,
-        data_shape: Sequence[int],
-        num_classes: int | None = None,
-        latent_dim: int,
-        channels: int = 32,
-        hidden: int = 256,
-    ) -> None:
-        super().__init__()
-        c_out, widths = self._init_image(data_shape, num_classes, latent_dim, channels, "decoder 'resnet'")
+    who = "decoder 'resnet'"
+
+    def build(self, image_channels: int, widths: list[int], hidden: int) -> None:
+        """A hidden layer and a linear map to the base, residual blocks, and the output conv."""
         widths = [*widths[::-1], widths[0]]
         self.c_base = widths[0]
-        self.cond = OneHotCondition(num_classes)
-        hidden = _positive_int("hidden", hidden)
         self.fc = nn.Sequential(
             *mlp_layers(self.latent_dim + self.cond.dim, hidden, 1),
             nn.Linear(hidden, self.c_base * self.base**2),
@@ -162,7 +160,7 @@ class ResNetDecoder(_ImageNetwork, Decoder):
         self.blocks = nn.Sequential(
             *(ResBlockUp(a, b, batch_norm=False) for a, b in itertools.pairwise(widths))
         )
-        self.out = nn.Sequential(FusedLeakyReLU(widths[-1]), nn.Conv2d(widths[-1], c_out, 3, 1, 1))
+        self.out = nn.Sequential(FusedLeakyReLU(widths[-1]), nn.Conv2d(widths[-1], image_channels, 3, 1, 1))
 
     def forward(self, z: Tensor, condition: Tensor | None = None) -> Tensor:
         """Return ``(N, C, S, S)`` pre-activation outputs."""
