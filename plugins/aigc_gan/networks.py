@@ -186,6 +186,25 @@ class ScoringDiscriminator(Discriminator):
         """Return one real/fake logit per sample."""
         return self.scores(x, condition)[0]
 
+    def _init_image(
+        self, data_shape: Sequence[int], num_classes: int | None, channels: int, who: str
+    ) -> tuple[int, int, list[int]]:
+        """Check the image shape; return ``(channels in, base side, per-stage widths)``."""
+        c_in, size, _ = check_image_shape(data_shape, who)
+        self.data_shape, self.num_classes = (c_in, size, size), num_classes
+        base, stages = conv_stages(size)  # type: ignore[misc]
+        return c_in, base, stage_widths(_positive_int("channels", channels), stages)
+
+    def _finish(
+        self, layers: list[nn.Module], width: int, dropout: float, aux_classifier: bool, sn: bool
+    ) -> None:
+        """Set ``features`` (with optional dropout at the end) and the projection head."""
+        dropout = _dropout(dropout)
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        self.features = nn.Sequential(*layers)
+        self.head = ProjectionHead(width, self.num_classes, aux_classifier, sn)
+
 
 class ConvDiscriminator(ScoringDiscriminator):
     """One 4x4 stride-2 convolution per stage (widths doubling from ``channels``), an optional
@@ -204,10 +223,7 @@ class ConvDiscriminator(ScoringDiscriminator):
         spectral_norm: bool = True,
     ) -> None:
         super().__init__()
-        c_in, size, _ = check_image_shape(data_shape, "discriminator 'conv'")
-        self.data_shape, self.num_classes = (c_in, size, size), num_classes
-        base, stages = conv_stages(size)  # type: ignore[misc]
-        widths = stage_widths(_positive_int("channels", channels), stages)
+        c_in, base, widths = self._init_image(data_shape, num_classes, channels, "discriminator 'conv'")
         sn = spectral_norm
         layers = [*down_conv_layers(c_in, widths, spectral_norm=sn), nn.Flatten()]
         width = widths[-1] * base * base
@@ -215,11 +231,7 @@ class ConvDiscriminator(ScoringDiscriminator):
         if hidden:  # 0: the head reads the flattened conv features directly
             layers += mlp_layers(width, hidden, 1, spectral_norm=sn)
             width = hidden
-        dropout = _dropout(dropout)
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        self.features = nn.Sequential(*layers)
-        self.head = ProjectionHead(width, num_classes, aux_classifier, sn)
+        self._finish(layers, width, dropout, aux_classifier, sn)
 
 
 class _SumPool(nn.Module):
@@ -249,20 +261,14 @@ class ResNetDiscriminator(ScoringDiscriminator):
         spectral_norm: bool = True,
     ) -> None:
         super().__init__()
-        c_in, size, _ = check_image_shape(data_shape, "discriminator 'resnet'")
-        self.data_shape, self.num_classes = (c_in, size, size), num_classes
-        _, stages = conv_stages(size)  # type: ignore[misc]
-        widths = [c_in, *stage_widths(_positive_int("channels", channels), stages)]
+        c_in, _, widths = self._init_image(data_shape, num_classes, channels, "discriminator 'resnet'")
+        chans = [c_in, *widths]
         blocks: list[nn.Module] = [
             ResBlockDown(a, b, spectral_norm=spectral_norm, first=i == 0)
-            for i, (a, b) in enumerate(itertools.pairwise(widths))
+            for i, (a, b) in enumerate(itertools.pairwise(chans))
         ]
         blocks.append(_SumPool(widths[-1]))
-        dropout = _dropout(dropout)
-        if dropout > 0:
-            blocks.append(nn.Dropout(dropout))
-        self.features = nn.Sequential(*blocks)
-        self.head = ProjectionHead(widths[-1], num_classes, aux_classifier, spectral_norm)
+        self._finish(blocks, widths[-1], dropout, aux_classifier, spectral_norm)
 
 
 class MLPDiscriminator(ScoringDiscriminator):
