@@ -153,3 +153,11 @@ def check_device(device: Any, arg: str = "--device") -> None:
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
             raise UsageError(f"{arg} {device}: the MPS backend is not available on this machine")
+
+
+def check_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    """``value`` itself when it is an int (not a bool) of at least ``minimum``, else a ``ValueError``
+    naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return value

@@ -29,12 +29,7 @@ from aigc_sdk.nn import (
     stage_widths,
     up_conv_layers,
 )
-
-
-def _positive_int(name: str, value: object, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
+from aigc_sdk.specs import check_int
 
 
 def _dropout(value: object) -> float:
@@ -51,10 +46,10 @@ class _ImageGenerator(Generator):
     ) -> tuple[int, int, int]:
         c, size, _ = check_image_shape(data_shape, who)
         self.data_shape = (c, size, size)
-        self.latent_dim = _positive_int("latent_dim", latent_dim)
+        self.latent_dim = check_int("latent_dim", latent_dim)
         self.num_classes = num_classes
         self.base, self.stages = conv_stages(size)  # type: ignore[misc]
-        self.label = ClassEmbedding(num_classes, _positive_int("embed_dim", embed_dim))
+        self.label = ClassEmbedding(num_classes, check_int("embed_dim", embed_dim))
         return c, self.base, self.stages
 
 
@@ -81,7 +76,7 @@ class ConvGenerator(_ImageGenerator):
         c_out, base, stages = self._init_front(
             data_shape, latent_dim, num_classes, embed_dim, "generator 'conv'"
         )
-        widths = stage_widths(_positive_int("channels", channels), stages)[::-1]  # widest first
+        widths = stage_widths(check_int("channels", channels), stages)[::-1]  # widest first
         flat = widths[0] * base * base
         self.fc = nn.Linear(self.latent_dim + self.label.dim, flat, bias=False)
         self.fc_norm = nn.BatchNorm1d(flat) if batch_norm else nn.Identity()
@@ -115,7 +110,7 @@ class ResNetGenerator(_ImageGenerator):
         c_out, base, stages = self._init_front(
             data_shape, latent_dim, num_classes, embed_dim, "generator 'resnet'"
         )
-        widths = stage_widths(_positive_int("channels", channels), stages)[::-1]
+        widths = stage_widths(check_int("channels", channels), stages)[::-1]
         widths.append(widths[-1])  # the last block keeps the width; the output conv writes the image
         self.fc = nn.Linear(self.latent_dim + self.label.dim, widths[0] * base * base)
         self.blocks = nn.Sequential(
@@ -147,15 +142,15 @@ class MLPGenerator(Generator):
         layers: int = 2,
     ) -> None:
         super().__init__()
-        self.latent_dim = _positive_int("latent_dim", latent_dim)
+        self.latent_dim = check_int("latent_dim", latent_dim)
         self.num_classes, self.data_shape = num_classes, tuple(int(d) for d in data_shape)
-        self.label = ClassEmbedding(num_classes, _positive_int("embed_dim", embed_dim))
+        self.label = ClassEmbedding(num_classes, check_int("embed_dim", embed_dim))
         width = self.latent_dim + self.label.dim
         self.net = nn.Sequential(
             *mlp_layers(
                 width,
-                _positive_int("hidden", hidden),
-                _positive_int("layers", layers),
+                check_int("hidden", hidden),
+                check_int("layers", layers),
                 math.prod(self.data_shape),
             )
         )
@@ -193,7 +188,7 @@ class ScoringDiscriminator(Discriminator):
         c_in, size, _ = check_image_shape(data_shape, who)
         self.data_shape, self.num_classes = (c_in, size, size), num_classes
         base, stages = conv_stages(size)  # type: ignore[misc]
-        return c_in, base, stage_widths(_positive_int("channels", channels), stages)
+        return c_in, base, stage_widths(check_int("channels", channels), stages)
 
     def _finish(
         self, layers: list[nn.Module], width: int, dropout: float, aux_classifier: bool, sn: bool
@@ -227,7 +222,7 @@ class ConvDiscriminator(ScoringDiscriminator):
         sn = spectral_norm
         layers = [*down_conv_layers(c_in, widths, spectral_norm=sn), nn.Flatten()]
         width = widths[-1] * base * base
-        hidden = _positive_int("hidden", hidden, minimum=0)
+        hidden = check_int("hidden", hidden, minimum=0)
         if hidden:  # 0: the head reads the flattened conv features directly
             layers += mlp_layers(width, hidden, 1, spectral_norm=sn)
             width = hidden
@@ -288,14 +283,14 @@ class MLPDiscriminator(ScoringDiscriminator):
     ) -> None:
         super().__init__()
         self.data_shape, self.num_classes = tuple(int(d) for d in data_shape), num_classes
-        hidden = _positive_int("hidden", hidden)
+        hidden = check_int("hidden", hidden)
         self.features = nn.Sequential(
             nn.Flatten(),
             # Dropout keeps the discriminator from memorising small data sets.
             *mlp_layers(
                 math.prod(self.data_shape),
                 hidden,
-                _positive_int("layers", layers),
+                check_int("layers", layers),
                 spectral_norm=spectral_norm,
                 dropout=_dropout(dropout),
             ),

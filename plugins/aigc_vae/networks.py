@@ -30,12 +30,7 @@ from aigc_sdk.nn import (
     stage_widths,
     up_conv_layers,
 )
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+from aigc_sdk.specs import check_int
 
 
 class _ImageNetwork(nn.Module):
@@ -60,12 +55,10 @@ class _ImageNetwork(nn.Module):
         super().__init__()
         c, size, _ = check_image_shape(data_shape, self.who)
         self.data_shape = (c, size, size)
-        self.num_classes, self.latent_dim = num_classes, _positive_int("latent_dim", latent_dim)
+        self.num_classes, self.latent_dim = num_classes, check_int("latent_dim", latent_dim)
         self.base, stages = conv_stages(size)  # type: ignore[misc]
         self.cond = OneHotCondition(num_classes)
-        self.build(
-            c, stage_widths(_positive_int("channels", channels), stages), _positive_int("hidden", hidden)
-        )
+        self.build(c, stage_widths(check_int("channels", channels), stages), check_int("hidden", hidden))
 
     def build(self, image_channels: int, widths: list[int], hidden: int) -> None:
         """Create the layers."""
@@ -182,11 +175,11 @@ class MLPEncoder(Encoder):
     ) -> None:
         super().__init__()
         self.data_shape = tuple(int(d) for d in data_shape)
-        self.num_classes, self.latent_dim = num_classes, _positive_int("latent_dim", latent_dim)
+        self.num_classes, self.latent_dim = num_classes, check_int("latent_dim", latent_dim)
         self.cond = OneHotCondition(num_classes)
-        hidden = _positive_int("hidden", hidden)
+        hidden = check_int("hidden", hidden)
         self.net = nn.Sequential(
-            *mlp_layers(math.prod(self.data_shape) + self.cond.dim, hidden, _positive_int("layers", layers))
+            *mlp_layers(math.prod(self.data_shape) + self.cond.dim, hidden, check_int("layers", layers))
         )
         self.out = nn.Linear(hidden, self.latent_dim)
 
@@ -209,13 +202,13 @@ class MLPDecoder(Decoder):
     ) -> None:
         super().__init__()
         self.data_shape = tuple(int(d) for d in data_shape)
-        self.num_classes, self.latent_dim = num_classes, _positive_int("latent_dim", latent_dim)
+        self.num_classes, self.latent_dim = num_classes, check_int("latent_dim", latent_dim)
         self.cond = OneHotCondition(num_classes)
         self.net = nn.Sequential(
             *mlp_layers(
                 self.latent_dim + self.cond.dim,
-                _positive_int("hidden", hidden),
-                _positive_int("layers", layers),
+                check_int("hidden", hidden),
+                check_int("layers", layers),
                 math.prod(self.data_shape),
             )
         )
