@@ -8,6 +8,7 @@ lists of modules so a network can lay them out in one ``nn.Sequential`` with sta
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +57,20 @@ def mlp_layers(
     if out_features is not None:
         mods.append(spectral_normed(nn.Linear(width, out_features), spectral_norm))
     return mods
+
+
+def mlp(
+    sizes: Sequence[int], activation: Callable[[], nn.Module] = nn.ReLU, *, last_activation: bool = False
+) -> nn.Sequential:
+    """Linear layers through ``sizes`` (with bias) and ``activation()`` between them (and after the
+    last one with ``last_activation``): the plain MLP the use-case networks build on."""
+    layers: list[nn.Module] = []
+    pairs = list(itertools.pairwise(sizes))
+    for i, (a, b) in enumerate(pairs):
+        layers.append(nn.Linear(a, b))
+        if last_activation or i < len(pairs) - 1:
+            layers.append(activation())
+    return nn.Sequential(*layers)
 
 
 def down_conv_layers(in_channels: int, widths: list[int], *, spectral_norm: bool = False) -> list[nn.Module]:
@@ -213,6 +228,7 @@ __all__ = [
     "ResBlockDown",
     "ResBlockUp",
     "down_conv_layers",
+    "mlp",
     "mlp_layers",
     "require_condition",
     "spectral_normed",

@@ -6,22 +6,11 @@ PyTorch otherwise) and scores with the decoder mean at ``mu``.
 
 from __future__ import annotations
 
-import itertools
-
 import torch
 from torch import Tensor, nn
 
 from aigc_sdk.interfaces import Decoder, Encoder
-
-
-def mlp(sizes: list[int]) -> nn.Sequential:
-    """Linear layers with ReLU between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+from aigc_sdk.nn import mlp
 
 
 class MLPEncoder(Encoder):

@@ -7,27 +7,22 @@ Output: item logits; the multinomial log-likelihood is ``sum(x * log_softmax(log
 
 from __future__ import annotations
 
-import itertools
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from aigc_recommend.linear import ItemLinearAE
 from aigc_sdk.interfaces import Decoder, Encoder
+from aigc_sdk.nn import mlp
 
 
 def _tanh_mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.Tanh())
+    layers = mlp(sizes, nn.Tanh)
     for m in layers:  # Xavier weights and small biases, as in the paper's code
         if isinstance(m, nn.Linear):
             nn.init.xavier_uniform_(m.weight)
             nn.init.normal_(m.bias, std=0.001)
-    return nn.Sequential(*layers)
+    return layers
 
 
 class ItemEncoder(Encoder):

@@ -8,13 +8,13 @@ losses (VAE), differentiable samples (GAN) or final samples (both).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from aigc_sdk.nn import mlp
 from aigc_synth.transformer import Block
 
 
@@ -30,10 +30,7 @@ def _reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 def _mlp(sizes: Sequence[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a, b in itertools.pairwise(sizes):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return nn.Sequential(*layers)
+    return mlp(sizes, nn.ReLU, last_activation=True)
 
 
 class BlockLayout:
