@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -101,7 +101,8 @@ class GAN(GenerativeModel):
         data_shape: ``(C, H, W)`` for square images in [0, 1] (any size in
             ``aigc_sdk.nn.SUPPORTED_IMAGE_SIZES``) or ``(D,)``.
         num_classes: number of classes for a class-conditional GAN, else ``None``.
-        dataset: optional registered data set name that fills ``data_shape``/``num_classes``.
+        dataset: optional registered data set name that fills ``data_shape`` (and ``num_classes``
+            for the conditional models; ``gan``/``vae`` ignore its labels unless ``num_classes`` is given).
         arch: ``"auto"`` (conv for images, MLP for vectors), ``"conv"``, ``"resnet"`` or ``"mlp"``:
             the first-party networks used when ``generator`` / ``discriminator`` are not given,
             built from ``channels``, ``hidden``, ``embed_dim``, ``batch_norm``, ``output_conv``,
@@ -127,6 +128,8 @@ class GAN(GenerativeModel):
     """
 
     family = "gan"
+    #: Whether the labels of a ``dataset`` make the model conditional (``cgan``) or are ignored.
+    conditional: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -162,7 +165,10 @@ class GAN(GenerativeModel):
         ema_start: int | None = None,
     ) -> None:
         super().__init__()
-        shape, num_classes = resolve_data_spec(data_shape, num_classes, dataset)
+        # A data set's labels make the model conditional only when asked (cgan, or num_classes).
+        asked = num_classes is not None or self.conditional
+        shape, labels = resolve_data_spec(data_shape, num_classes, dataset)
+        num_classes = labels if asked else None
         legacy = ema_start is not None
         defaults = _LEGACY_DEFAULTS if legacy else _RECIPE_DEFAULTS
         loss = defaults["loss"] if loss is None else loss
@@ -410,6 +416,8 @@ class GAN(GenerativeModel):
 class ConditionalGAN(GAN):
     """Class-conditional GAN: ``num_classes`` defaults to 10; labels enter G through an embedding
     and D through a projection head (an auxiliary classifier, ``aux_weight``, is available but off)."""
+
+    conditional = True
 
     def __init__(self, *, num_classes: int | None = None, dataset: str | None = None, **config: Any) -> None:
         if num_classes is None and dataset is None:

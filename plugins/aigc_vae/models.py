@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +43,8 @@ class VAE(GenerativeModel):
     Args:
         data_shape: ``(C, H, W)`` images in [0, 1] or ``(D,)`` vectors.
         num_classes: number of classes for a conditional VAE, else ``None``.
-        dataset: optional registered data set name that fills ``data_shape``/``num_classes``.
+        dataset: optional registered data set name that fills ``data_shape`` (and ``num_classes``
+            for the conditional models; ``gan``/``vae`` ignore its labels unless ``num_classes`` is given).
         latent_dim: size of the latent code.
         arch: ``"auto"`` (conv for images, MLP for vectors), ``"conv"``, ``"resnet"`` or ``"mlp"``:
             the first-party networks used when ``encoder`` / ``decoder`` are not given, built
@@ -59,6 +60,8 @@ class VAE(GenerativeModel):
     """
 
     family = "vae"
+    #: Whether the labels of a ``dataset`` make the model conditional (``cvae``) or are ignored.
+    conditional: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -78,7 +81,10 @@ class VAE(GenerativeModel):
         lr: float = 1e-3,
     ) -> None:
         super().__init__()
-        shape, num_classes = resolve_data_spec(data_shape, num_classes, dataset)
+        # A data set's labels make the model conditional only when asked (cvae, or num_classes).
+        asked = num_classes is not None or self.conditional
+        shape, labels = resolve_data_spec(data_shape, num_classes, dataset)
+        num_classes = labels if asked else None
         for name, value in (("latent_dim", latent_dim), ("channels", channels), ("hidden", hidden)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -257,6 +263,8 @@ class VAE(GenerativeModel):
 
 class ConditionalVAE(VAE):
     """Class-conditional VAE: labels go to both encoder and decoder; ``num_classes`` defaults to 10."""
+
+    conditional = True
 
     def __init__(self, *, num_classes: int | None = None, dataset: str | None = None, **config: Any) -> None:
         if num_classes is None and dataset is None:
