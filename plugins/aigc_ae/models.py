@@ -103,9 +103,10 @@ class AutoEncoder(GenerativeModel):
         self.encoder, self.decoder = build_encoder_decoder(
             self._config, encoder, decoder, shape, None, latent_dim, latent_dim, self.family
         )
-        self.register_load_state_dict_pre_hook(
-            lambda module, state_dict, prefix, *args: _upgrade_legacy_keys(state_dict, prefix)
-        )
+        if encoder is None and decoder is None and arch in ("conv", "mlp"):  # the layouts old saves used
+            self.register_load_state_dict_pre_hook(
+                lambda module, state_dict, prefix, *args: _upgrade_legacy_keys(state_dict, prefix)
+            )
         self.register_buffer("code_mean", torch.zeros(latent_dim))
         self.register_buffer("code_var", torch.ones(latent_dim))
 
