@@ -45,6 +45,14 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--config", help="JSON file of model keyword arguments; a 'trainer' object holds Trainer options"
     )
+    for part in ("generator", "discriminator", "encoder", "decoder"):
+        p.add_argument(
+            f"--{part}",
+            default=None,
+            metavar="NAME|JSON",
+            help=f"a registered {part} network (see `aigc plugins`), or a JSON object "
+            f'{{"name": ..., ...options}}; overrides the config',
+        )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, mps")
     p.add_argument("--precision", choices=["fp32", "bf16"], default=None)
@@ -193,6 +201,17 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             print(f"error: unknown trainer options in --config: {sorted(unknown)}", file=sys.stderr)
             return 2
+    for part in ("generator", "discriminator", "encoder", "decoder"):
+        spec = getattr(args, part, None)
+        if spec is None:
+            continue
+        if spec.lstrip().startswith("{"):
+            try:
+                spec = json.loads(spec)
+            except ValueError as exc:
+                print(f"aigc train: error: --{part}: not a valid JSON object: {exc}", file=sys.stderr)
+                return 2
+        model_cfg[part] = spec
     for key, value in (
         ("batch_size", args.batch_size),
         ("device", args.device),
