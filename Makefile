@@ -13,7 +13,7 @@ export MAX_JOBS ?= 2
 
 EXT_SOURCES := setup.py $(shell find csrc -type f 2>/dev/null)
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install clean device-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ lint: install
 
 bench: install
 	$(BIN)/python -m pytest benchmarks --benchmark-only
+
+## First thing on a machine with a GPU: builds the CUDA kernels for this device only, runs the
+## CUDA tests and the ops benchmark, writes device-check.json (CPU-only machines: GPU steps skipped).
+device-check: $(VENV)/.stamp-deps
+	test -f $(VENV)/.stamp-build || AIGC_SDK_SKIP_EXT=1 $(BIN)/pip install --quiet --no-build-isolation -e ".[test]"
+	$(BIN)/python scripts/device_check.py --out device-check.json $(DEVICE_CHECK_ARGS)
 
 clean:
 	rm -rf build $(VENV) *.egg-info aigc_sdk/_C*.so
