@@ -31,7 +31,9 @@ def _add_plugin_commands(subparsers: argparse._SubParsersAction) -> None:
     for impl in reversed(host.pm.hook.register_commands.get_hookimpls()):
         try:
             impl.function(subparsers)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit from plugin code must not end the host
             host.quarantine(impl.plugin_name, "register_commands", exc)
 
 

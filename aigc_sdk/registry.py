@@ -331,7 +331,9 @@ def call_lifecycle_hook(hook_name: str, **kwargs: Any) -> None:
     for impl in reversed(caller.get_hookimpls()):
         try:
             impl.function(**{k: kwargs[k] for k in impl.argnames})
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit too: a plugin must not end someone's training run
             reg.host.quarantine(impl.plugin_name, hook_name, exc)
 
 
