@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+
+from aigc_sdk.hookspecs import hookimpl
+from aigc_sdk.registry import Registry
 
 from .conftest import make_distribution, run_py
 
@@ -57,3 +61,28 @@ print("RESULT" + json.dumps({{"codes": codes, "status": info.status, "error": in
     assert result["status"] == "quarantined" and "SystemExit" in result["error"]
     assert "exiting" in proc.stderr  # named in the warning
     assert (tmp_path / "run" / "model" / "config.json").is_file()
+
+
+def test_sys_exit_in_a_lifecycle_hook_during_training_is_contained(
+    aigc_registry: Registry, tmp_path: Path
+) -> None:
+    import torch
+    from torch.utils.data import TensorDataset
+
+    import aigc_sdk
+    from aigc_sdk.training import Trainer
+
+    class Quitter:
+        @hookimpl
+        def on_train_step_end(self, trainer, model, step, metrics):  # type: ignore[no-untyped-def]
+            sys.exit("bye")
+
+    aigc_registry.host.register(Quitter())
+    model = aigc_sdk.create_model("ae", data_shape=[6], hidden=8, latent_dim=2)
+    Trainer(
+        model, TensorDataset(torch.rand(32, 6)), steps=4, batch_size=8, out_dir=tmp_path, progress=False
+    ).fit()
+    rows = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(rows) == 4  # every step ran
+    quarantined = {q.name: q for q in aigc_registry.host.quarantined()}
+    assert "Quitter" in quarantined and "SystemExit" in (quarantined["Quitter"].error or "")
