@@ -17,7 +17,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--check", action="store_true", help="exit with code 1 when any plugin is quarantined or in conflict"
     )
+    actions = p.add_subparsers(dest="plugins_action", metavar="ACTION")
+    new = actions.add_parser("new", help="write a ready-to-install plugin package NAME/")
+    new.add_argument("name", metavar="NAME", help="distribution name, e.g. my-aigc-plugin")
+    new.add_argument("--dir", default=".", help="where to create NAME/ (default: the current directory)")
+    new.set_defaults(func=run_new)
     p.set_defaults(func=run)
+
+
+def run_new(args: argparse.Namespace) -> int:
+    """Write a new plugin package and say how to install and test it."""
+    from pathlib import Path
+
+    from aigc_sdk.commands.plugin_template import write_plugin_package
+
+    target = write_plugin_package(args.name, Path(args.dir))
+    print(f"wrote {target}/: pyproject.toml, README.md, a model, a metric and conformance tests")
+    print(f"next: pip install -e {target} && pytest {target}")
+    return 0
 
 
 def collect(include_all: bool) -> dict[str, Any]:
