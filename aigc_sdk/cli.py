@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
@@ -65,14 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Values of ``AIGC_SDK_DEBUG`` that turn tracebacks on (case-insensitive); others leave them off.
-_TRUE_WORDS = ("1", "true", "yes", "on")
-
-
 def debug_from_env(environ: Mapping[str, str] | None = None) -> bool:
     """Whether env ``AIGC_SDK_DEBUG`` asks for tracebacks: yes for 1/true/yes/on (any case), else no."""
-    value = (os.environ if environ is None else environ).get("AIGC_SDK_DEBUG", "")
-    return value.strip().lower() in _TRUE_WORDS
+    from aigc_sdk.env import env_flag
+
+    return env_flag("AIGC_SDK_DEBUG", environ)
 
 
 def exit_code_for(exc: BaseException) -> int:

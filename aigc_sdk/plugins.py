@@ -10,6 +10,9 @@ Environment variables:
 ``AIGC_SDK_PLUGINS=a,b``          load only these plugins (entry-point or distribution names)
 ``AIGC_SDK_DISABLE_PLUGINS=a,b``  never load these
 ``AIGC_SDK_TRACE_PLUGINS=1``      log every hook call (logger ``aigc_sdk.plugins``)
+
+Names compare case-insensitively with ``-`` and ``_`` alike, empty values count as unset, and
+names that match no installed plugin are warned about (see :mod:`aigc_sdk.env`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata as md
 import logging
-import os
 import traceback
 from types import ModuleType
 from typing import Any
@@ -26,6 +28,7 @@ import pluggy
 
 from aigc_sdk import hookspecs
 from aigc_sdk._version import API_VERSION
+from aigc_sdk.env import env_flag, env_names, normalise_name, warn_unknown_names
 
 ENTRY_POINT_GROUP = "aigc_sdk"
 log = logging.getLogger("aigc_sdk.plugins")
@@ -49,13 +52,6 @@ class PluginInfo:
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly view (used by ``aigc plugins --json``)."""
         return dataclasses.asdict(self)
-
-
-def _env_list(var: str) -> set[str] | None:
-    raw = os.environ.get(var)
-    if raw is None:
-        return None
-    return {part.strip() for part in raw.split(",") if part.strip()}
 
 
 def _dist_of(ep: md.EntryPoint) -> tuple[str | None, str | None]:
@@ -89,7 +85,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self._loaded = False
-        if os.environ.get("AIGC_SDK_TRACE_PLUGINS", "") not in ("", "0"):
+        if env_flag("AIGC_SDK_TRACE_PLUGINS"):
             self.pm.trace.root.setwriter(lambda msg: log.warning("trace: %s", msg.rstrip()))
             self.pm.enable_tracing()
 
@@ -99,12 +95,14 @@ class PluginHost:
         if self._loaded:
             return
         self._loaded = True
-        only = _env_list("AIGC_SDK_PLUGINS")
-        blocked = _env_list("AIGC_SDK_DISABLE_PLUGINS") or set()
+        only = env_names("AIGC_SDK_PLUGINS")
+        blocked = env_names("AIGC_SDK_DISABLE_PLUGINS") or set()
+        seen: set[str] = set()
         for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist, version = _dist_of(ep)
             info = PluginInfo(name=ep.name, distribution=dist, version=version, value=ep.value)
-            names = {ep.name, dist or ep.name}
+            names = {normalise_name(ep.name), normalise_name(dist or ep.name)}
+            seen |= names
             if ep.name in self.plugins:
                 other = self.plugins[ep.name]
                 if other.value == ep.value and other.distribution == dist:
@@ -133,6 +131,8 @@ class PluginHost:
                 self._quarantine(info, "import", exc)
                 continue
             self.register(module, info)
+        warn_unknown_names("AIGC_SDK_PLUGINS", only, seen)
+        warn_unknown_names("AIGC_SDK_DISABLE_PLUGINS", blocked, seen)
 
     def register(self, plugin: Any, info: PluginInfo | None = None) -> PluginInfo:
         """Register a plugin object or module directly (tests, notebooks, apps)."""

@@ -13,11 +13,11 @@ import dataclasses
 import difflib
 import importlib
 import logging
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from aigc_sdk.env import env_flag
 from aigc_sdk.errors import PluginConflictError, PluginLoadError, UnknownNameError
 from aigc_sdk.plugins import PluginHost
 
@@ -177,7 +177,7 @@ class Registry:
     def _build(self, kind: str) -> Catalog:
         hook_name = KINDS[kind]
         catalog = Catalog(kind)
-        trace = os.environ.get("AIGC_SDK_TRACE_PLUGINS", "") not in ("", "0")
+        trace = env_flag("AIGC_SDK_TRACE_PLUGINS")
         caller = getattr(self.host.pm.hook, hook_name)
         for impl in reversed(caller.get_hookimpls()):  # registration order
             info = self.host.plugins.get(impl.plugin_name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import torch
@@ -19,7 +18,9 @@ CPU_PARALLEL = False
 
 def _load() -> None:
     global LOADED, REASON, DEVICES, CPU_CAPABILITY, CPU_PARALLEL
-    if os.environ.get("AIGC_SDK_DISABLE_EXT", "0") not in ("", "0"):
+    from aigc_sdk.env import env_flag
+
+    if env_flag("AIGC_SDK_DISABLE_EXT"):
         REASON = "disabled by AIGC_SDK_DISABLE_EXT=1"
         return
     try:
