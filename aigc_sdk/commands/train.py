@@ -29,6 +29,29 @@ _TRAINER_KEYS = {
 }
 
 
+def parse_key_values(text: str, arg: str) -> dict[str, Any]:
+    """``"root=DIR,size=64,rgb=true"`` -> ``{"root": "DIR", "size": 64, "rgb": True}``.
+
+    Values that parse as JSON (numbers, true/false/null, quoted strings, lists) are converted;
+    anything else stays a string. A part without ``=`` is an error naming ``arg``.
+    """
+    from aigc_sdk.errors import UsageError
+
+    out: dict[str, Any] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UsageError(f"{arg}: expected KEY=VALUE[,KEY=VALUE...], got {part.strip()!r}")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
 def add_parser(subparsers: Any) -> None:
     """Add the ``train`` sub-command."""
     p = subparsers.add_parser(
@@ -39,6 +62,12 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("model", help="registered model name, e.g. cgan, cvae, vae, ae")
     p.add_argument("--dataset", required=True, help="registered data set name, e.g. mnist5k, digits")
+    p.add_argument(
+        "--data",
+        default=None,
+        metavar="KEY=VALUE,...",
+        help="options of the data set, e.g. --dataset image-folder --data root=DIR,size=64,mode=RGB",
+    )
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--steps", type=int, default=1000, help="total optimisation steps (default 1000)")
     p.add_argument("--batch-size", type=int, default=None, help="global batch size (default 64)")
@@ -116,6 +145,11 @@ def _argv(args: argparse.Namespace) -> list[str]:
     for flag, value in (
         ("--batch-size", args.batch_size),
         ("--config", args.config),
+        ("--data", args.data),
+        ("--generator", args.generator),
+        ("--discriminator", args.discriminator),
+        ("--encoder", args.encoder),
+        ("--decoder", args.decoder),
         ("--device", args.device),
         ("--precision", args.precision),
         ("--grad-clip", args.grad_clip),
@@ -229,8 +263,19 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.manual_seed(args.seed)  # model initialisation
-        provider = aigc_sdk.load_dataset(args.dataset)
-        model_cfg.setdefault("dataset", args.dataset)
+        data_options = parse_key_values(args.data, "--data") if getattr(args, "data", None) else {}
+        provider = aigc_sdk.load_dataset(args.dataset, **data_options)
+        if data_options:
+            # The model cannot rebuild a data set that needs options from its name alone, so it
+            # gets the shape (and the classes, when it is a conditional model) directly.
+            model_cfg.setdefault("data_shape", list(provider.sample_shape))
+            from aigc_sdk.registry import default_registry
+
+            reg = default_registry().get("model", args.model)
+            if reg.metadata.get("conditional") and provider.num_classes:
+                model_cfg.setdefault("num_classes", provider.num_classes)
+        else:
+            model_cfg.setdefault("dataset", args.dataset)
         model = aigc_sdk.create_model(args.model, **model_cfg)
         callbacks = []
         if args.eval_every is not None:
