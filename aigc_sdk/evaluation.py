@@ -21,21 +21,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aigc_sdk.io import atomic_write_text
+from aigc_sdk.io import atomic_write_text, find_saved_model
 
 DEFAULT_METRICS = ("fid", "kid", "prc", "dc", "cas")
-_MODEL_FILES = ("config.json", "model.safetensors")
 
 
 # ----------------------------------------------------------------------------- sources
-def _find_model_dir(path: Path) -> Path | None:
-    """``path`` itself if it holds a saved model, else its newest sub-folder that does."""
-    if all((path / f).exists() for f in _MODEL_FILES):
-        return path
-    candidates = [p.parent for p in path.rglob("model.safetensors") if (p.parent / "config.json").exists()]
-    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
-
-
 def _load_pngs(path: Path, sample_shape: tuple[int, ...]) -> tuple[Any, Any]:
     """Images under ``path`` as (N, C, H, W) floats in [0, 1], resized to ``sample_shape``;
     labels when every image sits in a sub-folder named by an integer class."""
@@ -272,7 +263,7 @@ def evaluate(
         raise ValueError(f"source {str(path)!r} does not exist")
     if not path.is_dir():
         raise ValueError(f"source {str(path)!r} must be a model directory or a folder of PNG images")
-    model_dir = _find_model_dir(path)
+    model_dir = find_saved_model(path)
     model = None
     if model_dir is not None:
         model = aigc_sdk.load(str(model_dir))

@@ -613,6 +613,18 @@ def read_model_record(directory: str | os.PathLike[str]) -> dict[str, Any]:
     return _parse_model_record(files[CONFIG_FILE], Path(directory) / CONFIG_FILE)
 
 
+def find_saved_model(path: str | os.PathLike[str]) -> Path | None:
+    """``path`` itself if it holds a saved model (config.json + model.safetensors), else the newest
+    folder below it that does (a run directory: its final ``model/`` or latest checkpoint)."""
+    path = Path(path)
+    if all((path / f).exists() for f in (CONFIG_FILE, WEIGHTS_FILE)):
+        return path
+    if not path.is_dir():
+        return None
+    candidates = [p.parent for p in path.rglob(WEIGHTS_FILE) if (p.parent / CONFIG_FILE).exists()]
+    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+
+
 def load(
     directory: str | os.PathLike[str], *, device: str | torch.device = "cpu", strict: bool = True
 ) -> Any:

@@ -19,7 +19,9 @@ def add_parser(subparsers: Any) -> None:
         description="Load a model saved by `aigc train`/`aigc demo` (a directory with config.json and "
         "model.safetensors, or a checkpoint directory) and write a PNG grid and/or a safetensors file.",
     )
-    p.add_argument("model_dir", metavar="DIR", help="saved model directory")
+    p.add_argument(
+        "model_dir", metavar="DIR", help="saved model directory, or a run directory (its newest saved model)"
+    )
     p.add_argument("-n", "--num", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0): same seed, same samples")
     p.add_argument("--grid", help="write a PNG grid of the samples here")
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     import aigc_sdk
-    from aigc_sdk.io import check_output_path, save_image_grid
+    from aigc_sdk.io import check_output_path, find_saved_model, save_image_grid
     from aigc_sdk.specs import check_allocation, check_device
 
     try:
@@ -55,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         for flag, path in (("--grid", args.grid), ("--save", args.save)):
             if path:
                 check_output_path(path, flag, kind="file")
-        model = aigc_sdk.load(args.model_dir, device=args.device)
+        # A run directory works too: its final model (or newest checkpoint) is used.
+        model = aigc_sdk.load(find_saved_model(args.model_dir) or args.model_dir, device=args.device)
         shape = tuple(getattr(model, "data_shape", ()) or ())
         check_allocation(
             f"-n {args.num}",

@@ -54,3 +54,12 @@ def test_bad_data_option_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert code == 2
     err = capsys.readouterr().err
     assert "rooot" in err and "Traceback" not in err
+
+
+def test_sample_accepts_a_run_directory(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train = ["train", "ae", "--dataset", "digits", "--out", str(out), "--steps", "2", "--no-progress"]
+    assert main(train) == 0
+    grid = tmp_path / "grid.png"
+    assert main(["sample", str(out), "-n", "4", "--grid", str(grid)]) == 0  # the run dir, not DIR/model
+    assert grid.stat().st_size > 0
