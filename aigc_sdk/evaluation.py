@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from aigc_sdk.io import atomic_write_text, find_saved_model
+from aigc_sdk.specs import check_int
 
 DEFAULT_METRICS = ("fid", "kid", "prc", "dc", "cas")
 
@@ -189,11 +190,6 @@ def quality_warnings(
 
 
 # ----------------------------------------------------------------------------- evaluate
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-
-
 def _metric_kinds(metrics: Sequence[str] | str) -> dict[str, str]:
     from aigc_sdk.registry import default_registry
 
@@ -256,7 +252,7 @@ def evaluate(
             "source must be a model directory, a folder of PNG images or a GenerativeModel, "
             f"got {type(source).__name__}"
         )
-    _check_int("n", n, 2)
+    check_int("n", n, minimum=2)
     kinds = _metric_kinds(metrics)
     path = Path(source)
     if not path.exists():
@@ -303,7 +299,7 @@ def evaluate_model(
             f"model must be a GenerativeModel (or have sample(n, generator=..., condition=...)), "
             f"got {type(model).__name__}"
         )
-    _check_int("n", n, 2)
+    check_int("n", n, minimum=2)
     kinds = _metric_kinds(metrics)
     return _evaluate(
         model,
@@ -339,8 +335,8 @@ def _evaluate(
 
     import aigc_sdk
 
-    _check_int("batch_size", batch_size, 1)
-    _check_int("iwae_k", iwae_k, 1)
+    check_int("batch_size", batch_size, minimum=1)
+    check_int("iwae_k", iwae_k, minimum=1)
     source_kind = "images" if png_dir is not None else "model"
     # Fail before any sampling when a metric cannot be computed for this source.
     for name, kind in kinds.items():

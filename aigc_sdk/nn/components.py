@@ -67,10 +67,10 @@ def build_component(
     to the factory but not recorded, since the model adds it again when rebuilt. ``model``
     names the model family in error messages.
     """
-    from aigc_sdk.registry import create_network, get_network_registration
+    from aigc_sdk.registry import NETWORK_ARGS, create_network, get_network_registration
 
     name, config, origin = parse_component(kind, spec, default)
-    for key in ("data_shape", "num_classes", "latent_dim"):
+    for key in NETWORK_ARGS:  # checked here too: passing them twice would be a bare TypeError
         if key in config:
             raise ValueError(
                 f"{key} is set by the model for {kind} {name!r}; remove it from the {kind} config"
