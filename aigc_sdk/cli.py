@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aigc_sdk._version import API_VERSION, __version__
 
@@ -25,15 +27,29 @@ def _add_plugin_commands(subparsers: argparse._SubParsersAction) -> None:
     """Let installed plugins add sub-commands; a plugin that raises is quarantined."""
     from aigc_sdk.registry import default_registry
 
-    host = default_registry().host
-    host.load_entry_points()
-    for impl in reversed(host.pm.hook.register_commands.get_hookimpls()):
-        try:
-            impl.function(subparsers)
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # SystemExit from plugin code must not end the host
-            host.quarantine(impl.plugin_name, "register_commands", exc)
+    host = default_registry().loaded_host()
+    host.call_hook("register_commands", subparsers=_AttributingSubparsers(subparsers, host))
+
+
+class _AttributingSubparsers:
+    """The sub-parsers object as plugins see it: ``add_parser`` records which plugin added
+    which command (for ``aigc plugins``); everything else goes to argparse unchanged."""
+
+    def __init__(self, subparsers: argparse._SubParsersAction, host: Any) -> None:
+        self._subparsers, self._host = subparsers, host
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        from aigc_sdk.plugins import running_plugin
+
+        parser = self._subparsers.add_parser(name, **kwargs)
+        info = self._host.plugins.get(running_plugin() or "")
+        if info is not None:
+            info.registered.setdefault("command", []).append(name)
+            info.summaries.setdefault("command", {})[name] = str(kwargs.get("help") or "")
+        return parser
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._subparsers, attr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,6 +141,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     files, missing packages, anything else). ``--debug`` or ``AIGC_SDK_DEBUG=1`` (also
     true/yes/on) print the full traceback as well. Ctrl-C exits with 130.
     """
+    previous = _mark_user_interrupts()
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _mark_user_interrupts() -> Any:
+    """Install a SIGINT handler that records a real Ctrl-C before raising KeyboardInterrupt,
+    so the plugin host can tell it apart from a KeyboardInterrupt raised by plugin code."""
+    from aigc_sdk.plugins import note_user_interrupt
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        note_user_interrupt()
+        raise KeyboardInterrupt
+
+    on_sigint.__aigc_sdk_marks_interrupts__ = True  # type: ignore[attr-defined]
+    try:
+        return signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread: leave SIGINT alone
+        return None
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = bool(args.debug) or debug_from_env()

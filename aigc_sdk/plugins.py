@@ -2,8 +2,15 @@
 fault-isolated loading, allow/block lists, API-version checks and quarantine.
 
 Nothing here imports torch. A plugin that fails to import, declares an incompatible API
-range, or raises while registering is *quarantined*: its error and traceback are kept and
-reported (``aigc plugins``, ``aigc doctor``) and every other plugin keeps working.
+range, implements a hook that does not exist, or raises while registering is *quarantined*:
+its error and traceback are kept and reported (``aigc plugins``, ``aigc doctor``) and every
+other plugin keeps working.
+
+Every hook is called through pluggy itself (:meth:`PluginHost.call_hook`), so ``tryfirst`` /
+``trylast``, ``wrapper`` / ``hookwrapper`` implementations and ``firstresult`` behave exactly
+as in pytest. Fault isolation comes from guarding each implementation when its plugin is
+registered: an implementation that raises (``SystemExit`` included) contributes no result,
+the call goes on with the others, and its plugin is quarantined when the call returns.
 
 Environment variables:
 
@@ -17,10 +24,14 @@ names that match no installed plugin are warned about (see :mod:`aigc_sdk.env`).
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
+import difflib
+import functools
 import importlib.metadata as md
 import logging
 import traceback
+from collections.abc import Callable, Generator
 from types import ModuleType
 from typing import Any
 
@@ -48,6 +59,8 @@ class PluginInfo:
     traceback: str | None = None
     hooks: list[str] = dataclasses.field(default_factory=list)
     registered: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    #: kind -> name -> one-line summary (``command`` holds the sub-commands' help)
+    summaries: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly view (used by ``aigc plugins --json``)."""
@@ -77,6 +90,66 @@ def _check_api(module: Any) -> str | None:
     return None
 
 
+#: The plugin whose hook implementation is running (None outside hook calls).
+_running_plugin: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "aigc_sdk_running_plugin", default=None
+)
+
+
+def running_plugin() -> str | None:
+    """Name of the plugin whose hook implementation is running right now, or None.
+
+    Registration callables use it to attribute what they receive to the plugin that gave it.
+    """
+    return _running_plugin.get()
+
+
+@dataclasses.dataclass
+class HookFailure:
+    """One hook implementation that raised during a :meth:`PluginHost.call_hook` call."""
+
+    plugin: str
+    hook: str
+    error: BaseException
+
+    def describe(self) -> str:
+        """One line naming the plugin, the hook and the error."""
+        return f"plugin {self.plugin!r} raised {type(self.error).__name__}: {self.error} in {self.hook}"
+
+
+def _contained(exc: BaseException) -> bool:
+    """Whether an exception from plugin code is the plugin's failure rather than the user's.
+
+    Everything is, except a Ctrl-C the user pressed: that must still stop the program.
+    """
+    return not isinstance(exc, KeyboardInterrupt) or not user_interrupted()
+
+
+_user_interrupts = 0
+
+
+def note_user_interrupt() -> None:
+    """Record that the user pressed Ctrl-C (the ``aigc`` command's SIGINT handler calls this),
+    so a ``KeyboardInterrupt`` raised by plugin code on its own is told apart from a real one."""
+    global _user_interrupts
+    _user_interrupts += 1
+
+
+def user_interrupted() -> bool:
+    """True unless the ``aigc`` command is running and no Ctrl-C has been pressed yet.
+
+    Outside the command (notebooks, scripts) every KeyboardInterrupt counts as the user's.
+    """
+    import signal
+
+    handler = signal.getsignal(signal.SIGINT)
+    return _user_interrupts > 0 or getattr(handler, "__aigc_sdk_marks_interrupts__", False) is not True
+
+
+class PluginValidationError(Exception):
+    """A plugin's hook implementations do not match the hook specs."""
+
+
 class PluginHost:
     """Owns the pluggy manager and the record of every plugin seen."""
 
@@ -85,9 +158,8 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self._loaded = False
-        if env_flag("AIGC_SDK_TRACE_PLUGINS"):
-            self.pm.trace.root.setwriter(lambda msg: log.warning("trace: %s", msg.rstrip()))
-            self.pm.enable_tracing()
+        self._failures: list[HookFailure] | None = None  # collects failures during call_hook
+        self.trace = env_flag("AIGC_SDK_TRACE_PLUGINS")  # log every implementation called
 
     # ------------------------------------------------------------------ loading
     def load_entry_points(self) -> None:
@@ -147,11 +219,173 @@ class PluginHost:
             return info
         try:
             self.pm.register(plugin, name=info.name)
-        except Exception as exc:
+        except Exception as exc:  # pluggy's validation: wrong arguments, bad wrapper, ...
             self._quarantine(info, "register", exc)
             return info
-        info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+        callers = self.pm.get_hookcallers(plugin) or []
+        info.hooks = sorted(h.name for h in callers)
+        unknown = self._unknown_hooks(plugin)
+        if unknown:
+            self.quarantine(info.name, "validate", PluginValidationError(unknown))
+            return info
+        for caller in callers:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin:
+                    # pluggy calls impl.function; swapping it once, before any call, is what
+                    # isolates this implementation while pluggy keeps ordering and wrappers.
+                    setattr(impl, "function", self._guard(info.name, caller.name, impl))  # noqa: B010
         return info
+
+    def _unknown_hooks(self, plugin: Any) -> str | None:
+        """Why the plugin's implementations do not match the hook specs (misspelt hook names)."""
+        problems = []
+        for caller in self.pm.get_hookcallers(plugin) or []:
+            if caller.spec is not None:
+                continue
+            if all(i.optionalhook for i in caller.get_hookimpls() if i.plugin is plugin):
+                continue
+            close = difflib.get_close_matches(caller.name, hookspecs.hook_names(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{caller.name!r}{hint}")
+        if not problems:
+            return None
+        return (
+            f"implements {', '.join(problems)}, which {'is' if len(problems) == 1 else 'are'} not "
+            "aigc_sdk hooks; mark a deliberate extra with @hookimpl(optionalhook=True)"
+        )
+
+    # ------------------------------------------------------------------ calling hooks
+    def call_hook(self, hook_name: str, **kwargs: Any) -> tuple[Any, list[HookFailure]]:
+        """Call ``hook_name`` through pluggy with each implementation isolated.
+
+        Returns pluggy's result (a list, or one value for ``firstresult`` hooks) without the
+        failed implementations' contributions, and the failures. Every plugin that failed is
+        quarantined (unregistered) before this returns.
+        """
+        outer, self._failures = self._failures, []
+        try:
+            result = getattr(self.pm.hook, hook_name)(**kwargs)
+        finally:
+            failures, self._failures = self._failures, outer
+        for failure in failures:
+            if failure.plugin in self.plugins and self.plugins[failure.plugin].status == "loaded":
+                self.quarantine(failure.plugin, failure.hook, failure.error)
+        return result, failures
+
+    def _failed(self, plugin: str, hook: str, exc: BaseException) -> None:
+        failure = HookFailure(plugin, hook, exc)
+        if self._failures is not None:
+            self._failures.append(failure)
+        else:  # called through pm.hook directly: quarantine at once
+            self.quarantine(plugin, hook, exc)
+
+    def _guard(self, plugin: str, hook: str, impl: Any) -> Callable[..., Any]:
+        """Wrap one implementation so that its failure is recorded instead of raised."""
+        function = impl.function
+        if impl.wrapper:
+            return self._guard_wrapper(plugin, hook, function)
+        if impl.hookwrapper:
+            return self._guard_old_wrapper(plugin, hook, function)
+
+        @functools.wraps(function)
+        def guarded(*args: Any) -> Any:
+            token = _running_plugin.set(plugin)
+            if self.trace:
+                log.warning("trace: %s(%s)", hook, plugin)
+            try:
+                return function(*args)
+            except BaseException as exc:
+                if not _contained(exc):
+                    raise
+                self._failed(plugin, hook, exc)
+                return None  # pluggy leaves None out of the results
+            finally:
+                _running_plugin.reset(token)
+
+        return guarded
+
+    def _run_as(self, plugin: str, fn: Callable[[], Any]) -> Any:
+        """Run one step of a plugin's code with :func:`running_plugin` naming it."""
+        token = _running_plugin.set(plugin)
+        try:
+            return fn()
+        finally:
+            _running_plugin.reset(token)
+
+    def _guard_wrapper(self, plugin: str, hook: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        """Guard a new-style ``wrapper=True`` implementation: a failing wrapper becomes a
+        pass-through, and the result (or error) of the inner calls goes on unchanged."""
+
+        def guarded(*args: Any) -> Generator[None, Any, Any]:
+            if self.trace:
+                log.warning("trace: %s(%s) [wrapper]", hook, plugin)
+            try:
+                gen = self._run_as(plugin, lambda: function(*args))
+                self._run_as(plugin, lambda: next(gen))
+            except BaseException as exc:
+                if not _contained(exc):
+                    raise
+                self._failed(plugin, hook, exc)
+                return (yield)
+            try:
+                inner = yield
+            except BaseException as inner_exc:
+                try:
+                    self._run_as(plugin, functools.partial(gen.throw, inner_exc))
+                except StopIteration as stop:
+                    return stop.value  # the wrapper turned the error into a result
+                except BaseException as exc:
+                    if exc is inner_exc or not _contained(exc):
+                        raise
+                    self._failed(plugin, hook, exc)
+                    raise inner_exc from None
+                gen.close()
+                self._failed(plugin, hook, RuntimeError("wrapper yielded more than once"))
+                raise
+            try:
+                self._run_as(plugin, lambda: gen.send(inner))
+            except StopIteration as stop:
+                return stop.value
+            except BaseException as exc:
+                if not _contained(exc):
+                    raise
+                self._failed(plugin, hook, exc)
+                return inner
+            gen.close()
+            self._failed(plugin, hook, RuntimeError("wrapper yielded more than once"))
+            return inner
+
+        return guarded
+
+    def _guard_old_wrapper(self, plugin: str, hook: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        """Guard an old-style ``hookwrapper=True`` implementation (it sees a pluggy Result)."""
+
+        def guarded(*args: Any) -> Generator[None, Any, None]:
+            if self.trace:
+                log.warning("trace: %s(%s) [hookwrapper]", hook, plugin)
+            try:
+                gen = self._run_as(plugin, lambda: function(*args))
+                self._run_as(plugin, lambda: next(gen))
+            except BaseException as exc:
+                if not _contained(exc):
+                    raise
+                self._failed(plugin, hook, exc)
+                yield
+                return
+            outcome = yield
+            try:
+                self._run_as(plugin, lambda: gen.send(outcome))
+            except StopIteration:
+                return
+            except BaseException as exc:
+                if not _contained(exc):
+                    raise
+                self._failed(plugin, hook, exc)
+                return
+            gen.close()
+            self._failed(plugin, hook, RuntimeError("hookwrapper yielded more than once"))
+
+        return guarded
 
     def quarantine(self, plugin_name: str, stage: str, exc: BaseException) -> None:
         """Mark a loaded plugin as broken and unregister it so its hooks stop running."""

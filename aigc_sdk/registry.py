@@ -12,16 +12,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
-import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from aigc_sdk.env import env_flag
 from aigc_sdk.errors import PluginConflictError, PluginLoadError, UnknownNameError
-from aigc_sdk.plugins import PluginHost
-
-log = logging.getLogger("aigc_sdk.plugins")
+from aigc_sdk.plugins import HookFailure, PluginHost, running_plugin
 
 #: kind -> registration hook name
 KINDS: dict[str, str] = {
@@ -83,28 +79,36 @@ def _qualname(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', repr(obj))}"
 
 
-class Registrar:
-    """The ``register`` callable handed to ``register_*`` hooks (one per plugin and kind)."""
+class RegistrationCollector:
+    """The ``register`` callable handed to a ``register_*`` hook (one per kind and call).
 
-    def __init__(self, kind: str, plugin: str, distribution: str | None) -> None:
-        self.kind, self.plugin, self.distribution = kind, plugin, distribution
-        self.entries: list[Registration] = []
+    It implements :class:`aigc_sdk.hookspecs.Registrar` and files each registration under the
+    plugin whose hook implementation is running, so a plugin that fails can be left out whole.
+    """
+
+    def __init__(self, kind: str, host: PluginHost) -> None:
+        self.kind, self.host = kind, host
+        self.by_plugin: dict[str, list[Registration]] = {}
 
     def __call__(
         self, name: str, target: Callable[..., Any] | str, *, summary: str = "", **metadata: Any
     ) -> None:
         """Register ``target`` under ``name``. See :mod:`aigc_sdk.hookspecs`."""
+        plugin = running_plugin()
+        if plugin is None:
+            raise RuntimeError(f"register() for {self.kind}s may only be called from a register_* hook")
         if not isinstance(name, str) or not name or ":" in name:
             raise ValueError(f"{self.kind} name must be a non-empty string without ':', got {name!r}")
         if not (callable(target) or (isinstance(target, str) and ":" in target)):
             raise TypeError(
                 f"target for {name!r} must be a callable or a 'module:attribute' string, got {target!r}"
             )
-        if any(e.name == name for e in self.entries):
-            raise ValueError(f"plugin {self.plugin!r} registered {self.kind} {name!r} twice")
-        self.entries.append(
-            Registration(self.kind, name, target, summary, self.plugin, self.distribution, dict(metadata))
-        )
+        entries = self.by_plugin.setdefault(plugin, [])
+        if any(e.name == name for e in entries):
+            raise ValueError(f"plugin {plugin!r} registered {self.kind} {name!r} twice")
+        info = self.host.plugins.get(plugin)
+        distribution = info.distribution if info else None
+        entries.append(Registration(self.kind, name, target, summary, plugin, distribution, dict(metadata)))
 
 
 class Catalog:
@@ -169,6 +173,13 @@ class Registry:
                 self._catalogs[kind] = self._build(kind)
             return self._catalogs[kind]
 
+    def loaded_host(self) -> PluginHost:
+        """The plugin host, with the installed plugins loaded unless this registry was made
+        with ``autoload=False`` (an isolated registry for tests)."""
+        if self._autoload:
+            self.host.load_entry_points()
+        return self.host
+
     def invalidate(self) -> None:
         """Forget built catalogues (after registering a plugin by hand)."""
         with self._lock:
@@ -176,26 +187,20 @@ class Registry:
 
     def _build(self, kind: str) -> Catalog:
         hook_name = KINDS[kind]
+        collector = RegistrationCollector(kind, self.host)
+        _, failures = self.host.call_hook(hook_name, register=collector)
+        failed = {f.plugin for f in failures}
+        for plugin in failed:
+            self._drop_plugin(plugin)
         catalog = Catalog(kind)
-        trace = env_flag("AIGC_SDK_TRACE_PLUGINS")
-        caller = getattr(self.host.pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):  # registration order
-            info = self.host.plugins.get(impl.plugin_name)
-            registrar = Registrar(kind, impl.plugin_name, info.distribution if info else None)
-            if trace:
-                log.warning("trace: %s(%s)", hook_name, impl.plugin_name)
-            try:
-                impl.function(registrar)
-            except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                if info is not None:
-                    self.host.quarantine(impl.plugin_name, hook_name, exc)
-                    self._drop_plugin(impl.plugin_name)
-                continue
+        for plugin, entries in collector.by_plugin.items():
+            if plugin in failed:
+                continue  # a plugin that raised half-way contributes nothing
+            info = self.host.plugins.get(plugin)
             if info is not None:
-                info.registered[kind] = [e.name for e in registrar.entries]
-            for entry in registrar.entries:
+                info.registered[kind] = [e.name for e in entries]
+                info.summaries[kind] = {e.name: e.summary for e in entries}
+            for entry in entries:
                 catalog.add(entry)
         return catalog
 
@@ -263,9 +268,7 @@ def reset_default_registry() -> None:
 
 def plugin_manager() -> PluginHost:
     """The process-wide :class:`~aigc_sdk.plugins.PluginHost` (wraps the pluggy manager as ``.pm``)."""
-    reg = default_registry()
-    reg.host.load_entry_points()
-    return reg.host
+    return default_registry().loaded_host()
 
 
 def list_models(**filters: Any) -> list[str]:
@@ -305,8 +308,22 @@ def list_datasets(**filters: Any) -> list[str]:
 
 def load_dataset(name: str, /, **options: Any) -> Any:
     """Create the :class:`~aigc_sdk.interfaces.DatasetProvider` registered as ``name``;
-    call ``.load("train")`` / ``.load("test")`` on it for the splits."""
-    return default_registry().create("dataset", name, **options)
+    call ``.load("train")`` / ``.load("test")`` on it for the splits.
+
+    An option the provider does not accept raises a ValueError naming it and listing the
+    options it does accept.
+    """
+    reg = default_registry().get("dataset", name)
+    factory = reg.resolve()
+    accepted = _accepted_keys(factory)
+    unknown = sorted(set(options) - accepted) if accepted is not None else []
+    if unknown:
+        listed = ", ".join(sorted(accepted or ())) or "none"
+        raise ValueError(
+            f"data set {name!r} does not accept option(s) {', '.join(map(repr, unknown))}; "
+            f"accepted options: {listed}"
+        )
+    return factory(**options)
 
 
 def list_use_cases(**filters: Any) -> list[str]:
@@ -319,22 +336,16 @@ def get_use_case(name: str, /, **config: Any) -> Any:
     return default_registry().create("use_case", name, **config)
 
 
-def call_lifecycle_hook(hook_name: str, **kwargs: Any) -> None:
-    """Call a lifecycle hook on every loaded plugin, quarantining any plugin that raises.
+def call_lifecycle_hook(hook_name: str, **kwargs: Any) -> list[HookFailure]:
+    """Call a lifecycle hook on every loaded plugin (through pluggy, each one isolated).
 
-    User callbacks passed to the Trainer are called by the Trainer itself, so their errors
-    surface; installed plugins must not be able to stop someone else's training run.
+    A plugin that raises, ``SystemExit`` included, is quarantined and the others still run;
+    the failures are returned so the Trainer can checkpoint and name the plugin. User
+    callbacks passed to the Trainer are called by the Trainer itself, so their errors surface;
+    installed plugins must not be able to stop someone else's training run.
     """
-    reg = default_registry()
-    reg.host.load_entry_points()
-    caller = getattr(reg.host.pm.hook, hook_name)
-    for impl in reversed(caller.get_hookimpls()):
-        try:
-            impl.function(**{k: kwargs[k] for k in impl.argnames})
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # SystemExit too: a plugin must not end someone's training run
-            reg.host.quarantine(impl.plugin_name, hook_name, exc)
+    _, failures = default_registry().loaded_host().call_hook(hook_name, **kwargs)
+    return failures
 
 
 # --------------------------------------------------------------------------- networks

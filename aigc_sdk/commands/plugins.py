@@ -42,8 +42,12 @@ def collect(include_all: bool) -> dict[str, Any]:
     from aigc_sdk.registry import default_registry
 
     registry = default_registry()
-    registry.host.load_entry_points()
+    host = registry.loaded_host()
     registry.all_registrations()  # runs every register_* hook, so failures show up here
+    if not any("command" in i.registered for i in host.plugins.values()):
+        from aigc_sdk.cli import build_parser
+
+        build_parser()  # runs register_commands, which records who adds which command
     plugins = []
     for info in registry.host.plugins.values():
         if not include_all and info.status in ("skipped", "blocked"):
@@ -87,8 +91,10 @@ def run(args: argparse.Namespace) -> int:
         if p["hooks"]:
             print(f"    hooks: {', '.join(p['hooks'])}")
         for kind, names in sorted(p["registered"].items()):
-            if names:
-                print(f"    {kind}: {', '.join(names)}")
+            summaries = p.get("summaries", {}).get(kind, {})
+            for name in names:
+                summary = summaries.get(name) or ""
+                print(f"    {kind} {name}" + (f": {summary}" if summary else ""))
         if p["error"]:
             print(f"    {p['stage'] or p['status']}: {p['error']}")
         if args.all and p.get("traceback"):

@@ -10,9 +10,13 @@ Subclass in your own test module and fill in the class attributes::
 
 pytest then runs every ``test_*`` method of the suite against your model. Network plugins use
 ``GeneratorConformance``, ``DiscriminatorConformance``, ``EncoderConformance`` or
-``DecoderConformance`` the same way (set ``network_name``, ``config`` and ``data_shapes``). The pytest plugin
+``DecoderConformance`` the same way (set ``network_name``, ``config`` and ``data_shapes``); data-set
+plugins use ``DatasetConformance`` (``dataset_name``, ``options``) and command plugins
+``CommandConformance`` (``command``, ``good_args``, ``bad_args``). The pytest plugin
 (:mod:`aigc_sdk.testing.pytest_plugin`, auto-loaded through the ``pytest11`` entry point)
-adds fixtures such as ``aigc_registry`` for isolated registries.
+adds fixtures: ``aigc_registry`` and ``aigc_empty_registry`` for isolated registries, and
+``aigc_isolated`` to register a plugin module that is not installed and run ``aigc``
+against it. :func:`run_aigc` runs the command in-process and captures its output.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from aigc_sdk.testing.cli_runner import CliResult, run_aigc
     from aigc_sdk.testing.conformance import EvaluatorConformance, ModelConformance
     from aigc_sdk.testing.network_conformance import (
         DecoderConformance,
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
         EncoderConformance,
         GeneratorConformance,
     )
+    from aigc_sdk.testing.plugin_conformance import CommandConformance, DatasetConformance
 
 _NETWORK_SUITES = (
     "GeneratorConformance",
@@ -42,6 +48,14 @@ def __getattr__(name: str) -> Any:
         from aigc_sdk.testing import conformance
 
         return getattr(conformance, name)
+    if name in ("DatasetConformance", "CommandConformance"):
+        from aigc_sdk.testing import plugin_conformance
+
+        return getattr(plugin_conformance, name)
+    if name in ("run_aigc", "CliResult"):
+        from aigc_sdk.testing import cli_runner
+
+        return getattr(cli_runner, name)
     if name in _NETWORK_SUITES:
         from aigc_sdk.testing import network_conformance
 
@@ -50,10 +64,14 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CliResult",
+    "CommandConformance",
+    "DatasetConformance",
     "DecoderConformance",
     "DiscriminatorConformance",
     "EncoderConformance",
     "EvaluatorConformance",
     "GeneratorConformance",
     "ModelConformance",
+    "run_aigc",
 ]

@@ -8,10 +8,17 @@ Fixtures:
 ``aigc_empty_registry``
     The same, but with no plugin loaded: register plugin objects by hand with
     ``aigc_empty_registry.host.register(obj)``.
+``aigc_isolated``
+    An isolated host for a plugin that is not installed (what ``pytester`` is to pytest
+    plugin authors): ``aigc_isolated.register("my_plugin.hooks")`` registers a module (by
+    name or object), ``aigc_isolated.load_installed()`` adds the installed plugins when yours
+    builds on them, and ``aigc_isolated.run("my-command", "--flag")`` runs the ``aigc``
+    command in-process against that host, returning exit code and output.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,3 +50,42 @@ def aigc_empty_registry() -> Iterator[Any]:
     from aigc_sdk.registry import Registry
 
     yield from _swap_default(Registry(autoload=False))
+
+
+class IsolatedHost:
+    """A registry of its own, the default while the test runs; see ``aigc_isolated``."""
+
+    def __init__(self, registry: Any) -> None:
+        self.registry = registry
+
+    def register(self, plugin: Any) -> Any:
+        """Register a plugin module (object or dotted name) or object; return its PluginInfo.
+
+        A plugin that fails to register is quarantined, as it would be when installed: check
+        ``info.status`` and ``info.error``.
+        """
+        if isinstance(plugin, str):
+            plugin = importlib.import_module(plugin)
+        info = self.registry.host.register(plugin)
+        self.registry.invalidate()
+        return info
+
+    def load_installed(self) -> None:
+        """Also load every installed plugin (the first-party ones included)."""
+        self.registry.host.load_entry_points()
+        self.registry.invalidate()
+
+    def run(self, *args: str) -> Any:
+        """Run ``aigc ARGS...`` in-process against this host; returns a CliResult."""
+        from aigc_sdk.testing.cli_runner import run_aigc
+
+        return run_aigc(*args)
+
+
+@pytest.fixture
+def aigc_isolated() -> Iterator[IsolatedHost]:
+    """An isolated plugin host with nothing loaded, for testing an uninstalled plugin."""
+    from aigc_sdk.registry import Registry
+
+    for registry in _swap_default(Registry(autoload=False)):
+        yield IsolatedHost(registry)

@@ -243,6 +243,7 @@ class Trainer:
         self.dist = DistInfo()
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.wall_time = 0.0
+        self._saving = False
 
     # ------------------------------------------------------------------ data order
     def steps_per_epoch(self) -> int:
@@ -278,7 +279,27 @@ class Trainer:
             fn = getattr(cb, hook, None)
             if fn is not None:
                 fn(trainer=self, model=self.model, **kwargs)
-        call_lifecycle_hook(hook, trainer=self, model=self.model, **kwargs)
+        failures = call_lifecycle_hook(hook, trainer=self, model=self.model, **kwargs)
+        if failures:
+            self._plugin_failed(hook, failures)
+
+    def _plugin_failed(self, hook: str, failures: Sequence[Any]) -> None:
+        """An installed plugin's lifecycle hook raised: checkpoint now, so nothing is lost if
+        more goes wrong, and name the plugin (it is quarantined; training goes on without it)."""
+        import logging
+
+        where = ""
+        if hook in ("on_fit_start", "on_train_step_end") and self.step > 0 and not self._saving:
+            done = self.last_checkpoint is not None and self.last_checkpoint.name.endswith(f"{self.step:08d}")
+            path = self.last_checkpoint if done else self.save_checkpoint()
+            if path is not None:
+                where = f"; checkpoint of step {self.step} at {path}"
+        for failure in failures:
+            logging.getLogger("aigc_sdk.training").warning(
+                "aigc_sdk: %s; the plugin is quarantined and training continues without it%s",
+                failure.describe(),
+                where,
+            )
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -290,6 +311,14 @@ class Trainer:
         """Write a checkpoint of the current step (rank 0 only) and return its path."""
         if self.checkpoint_dir is None or not self.dist.is_main:
             return None
+        self._saving = True
+        try:
+            return self._save_checkpoint()
+        finally:
+            self._saving = False
+
+    def _save_checkpoint(self) -> Path:
+        assert self.checkpoint_dir is not None
         for p in self.model.parameters():
             if not torch.isfinite(p).all():  # never replace a good checkpoint by a broken one
                 raise TrainingDivergedError(

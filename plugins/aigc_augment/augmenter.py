@@ -12,6 +12,7 @@ Recipe (no label leakage: only the labelled set's labels are ever used):
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import Any, ClassVar
@@ -25,6 +26,7 @@ from aigc_augment._data import check_positive_int, labelled_images, unlabelled_i
 from aigc_augment.classifier import predict_proba, train_classifier
 from aigc_augment.variations import batch_variations
 from aigc_sdk.interfaces import UseCase
+from aigc_sdk.specs import check_allocation
 
 SOURCES = ("variations", "prior")
 
@@ -224,6 +226,13 @@ class Augmenter(UseCase):
         if generator is None:
             generator = torch.Generator().manual_seed(self.seed)
         k = self.num_classes
+        shape = tuple(getattr(self.model, "data_shape", ()) or ())
+        check_allocation(
+            f"per_class={per_class}",
+            4.0 * per_class * k * math.prod(shape),
+            "use a smaller per_class",
+            purpose=f"for {per_class * k} images",
+        )
         labels = torch.arange(k).repeat_interleave(per_class)
         t0 = time.perf_counter()
         with _threads(self.num_threads), torch.random.fork_rng(devices=[]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -72,6 +73,9 @@ def variations(
     x = image.unsqueeze(0) if image.ndim == 3 else image
     if x.ndim != 4 or x.shape[0] != 1 or tuple(x.shape[1:]) != expected:
         raise ValueError(f"image must have shape {expected} or (1, *{expected}), got {tuple(image.shape)}")
+    from aigc_sdk.specs import check_allocation
+
+    check_allocation(f"n={n}", 4.0 * n * math.prod(expected), "use a smaller n", purpose="for the variations")
     if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
         raise ValueError("image must hold finite values in [0, 1]")
     device = next(model.parameters()).device

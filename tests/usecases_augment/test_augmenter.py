@@ -176,3 +176,14 @@ def test_cgan_generator_with_prior_samples(digits):
     aug = Augmenter(model="cgan", source="prior", seed=0, steps=3, batch_size=16).fit(labelled)
     x, y = aug.sample(2).tensors
     assert x.shape == (20, 1, 8, 8) and torch.equal(y, torch.arange(10).repeat_interleave(2))
+
+
+def test_huge_counts_are_refused_before_allocating(fitted):
+    from aigc_augment.variations import variations
+    from aigc_sdk.errors import UsageError
+
+    image = torch.rand(1, 8, 8)
+    with pytest.raises(UsageError, match=r"n=1000000000 would need .* for the variations"):
+        variations(fitted.model, image, 10**9, condition=0)
+    with pytest.raises(UsageError, match=r"per_class=100000000 would need .* for 1000000000 images"):
+        fitted.sample(10**8)
