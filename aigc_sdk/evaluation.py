@@ -200,10 +200,24 @@ def _metric_kinds(metrics: Sequence[str] | str) -> dict[str, str]:
     return {m: reg.get("evaluator", m).metadata.get("inputs", "features") for m in names}
 
 
+def resolve_provider(dataset: str | Any, options: Mapping[str, Any] | None = None) -> Any:
+    """The :class:`~aigc_sdk.interfaces.DatasetProvider` for a name (with options) or a provider."""
+    import aigc_sdk
+    from aigc_sdk.interfaces import DatasetProvider
+
+    if isinstance(dataset, DatasetProvider):
+        if options:
+            raise ValueError("dataset_options apply to a data set name, not to a DatasetProvider")
+        return dataset
+    if not isinstance(dataset, str):
+        raise ValueError(f"dataset must be a data set name or a DatasetProvider, got {dataset!r}")
+    return aigc_sdk.load_dataset(dataset, **dict(options or {}))
+
+
 def evaluate(
     source: str | os.PathLike[str] | Any,
     *,
-    dataset: str,
+    dataset: str | Any,
     metrics: Sequence[str] = DEFAULT_METRICS,
     n: int = 10000,
     extractor: str = "classifier",
@@ -211,6 +225,7 @@ def evaluate(
     batch_size: int = 1000,
     real_split: str = "train",
     iwae_k: int = 100,
+    dataset_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score generated samples against ``dataset``'s ``real_split``.
 
@@ -219,7 +234,7 @@ def evaluate(
             directory containing one: the newest is used), a folder of PNG images (labels,
             for CAS, come from integer-named sub-folders), or an in-memory model (see
             :func:`evaluate_model`).
-        dataset: registered data set name.
+        dataset: registered data set name, or a :class:`~aigc_sdk.interfaces.DatasetProvider`.
         metrics: registered evaluator names (``fid``, ``kid``, ``prc``, ``dc``, ``prdc``,
             ``swd``, ``is``, ``cas``, ``iwae``).
         n: generated samples (a PNG folder contributes all its images); the real side uses
@@ -229,6 +244,8 @@ def evaluate(
         seed: seeds sampling, class conditions and the seeded metrics.
         batch_size: sampling and feature-extraction batch size.
         iwae_k: importance samples per data point for ``iwae``.
+        dataset_options: options for the named data set (``aigc_sdk.load_dataset(dataset, **options)``),
+            e.g. ``{"root": "photos", "size": 64}`` for ``image-folder``.
 
     Returns:
         A JSON-serialisable report: ``metrics`` (name -> value), ``higher_is_better``,
@@ -244,7 +261,7 @@ def evaluate(
     from aigc_sdk.interfaces import GenerativeModel
 
     common: dict[str, Any] = {"n": n, "extractor": extractor, "seed": seed, "batch_size": batch_size}
-    common.update(real_split=real_split, iwae_k=iwae_k)
+    common.update(real_split=real_split, iwae_k=iwae_k, dataset_options=dataset_options)
     if isinstance(source, GenerativeModel):
         return evaluate_model(source, dataset=dataset, metrics=metrics, **common)
     if not isinstance(source, (str, os.PathLike)):
@@ -278,7 +295,7 @@ def evaluate(
 def evaluate_model(
     model: Any,
     *,
-    dataset: str,
+    dataset: str | Any,
     metrics: Sequence[str] = DEFAULT_METRICS,
     n: int = 10000,
     extractor: str = "classifier",
@@ -286,6 +303,7 @@ def evaluate_model(
     batch_size: int = 1000,
     real_split: str = "train",
     iwae_k: int = 100,
+    dataset_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score an in-memory model (a :class:`~aigc_sdk.interfaces.GenerativeModel`, or any
     object with ``sample(n, *, generator, condition)``) against ``dataset``.
@@ -313,6 +331,7 @@ def evaluate_model(
         batch_size=batch_size,
         real_split=real_split,
         iwae_k=iwae_k,
+        dataset_options=dataset_options,
     )
 
 
@@ -321,7 +340,7 @@ def _evaluate(
     *,
     png_dir: Path | None,
     source: dict[str, Any],
-    dataset: str,
+    dataset: str | Any,
     kinds: dict[str, str],
     n: int,
     extractor: str,
@@ -329,6 +348,7 @@ def _evaluate(
     batch_size: int,
     real_split: str,
     iwae_k: int,
+    dataset_options: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """The shared body of :func:`evaluate` and :func:`evaluate_model`."""
     import torch
@@ -343,7 +363,8 @@ def _evaluate(
         if kind == "likelihood" and (png_dir is not None or not has_likelihood(model)):
             raise _likelihood_error(name, model, source_kind)
     t0 = time.perf_counter()
-    provider = aigc_sdk.load_dataset(dataset)
+    provider = resolve_provider(dataset, dataset_options)
+    dataset = provider if not isinstance(dataset, str) or dataset_options else dataset
     sample_shape = tuple(provider.sample_shape)
     sampled = [k for k in kinds.values() if k in ("features", "samples", "conditional")]
     fake = labels = None
@@ -363,7 +384,11 @@ def _evaluate(
         **source,
         "source_kind": source_kind,
         "model_family": None if model is None else getattr(model, "family", None),
-        "dataset": dataset,
+        "dataset": dataset if isinstance(dataset, str) else str(getattr(provider, "name", "data")),
+        "dataset_options": {
+            k: str(v) if not isinstance(v, (int, float, bool, str)) else v
+            for k, v in (dataset_options or {}).items()
+        },
         "real_split": real_split,
         "n_real": None if real_x is None else int(real_x.shape[0]),
         "n_fake": None if fake is None else int(fake.shape[0]),

@@ -52,7 +52,9 @@ class Generator(nn.Module, abc.ABC):
     ) -> Tensor:
         """Generate ``n`` samples in batches of ``batch_size`` (in eval mode).
 
-        The latents are drawn up front, so results do not depend on ``batch_size``.
+        The latents are drawn up front, so they do not depend on ``batch_size``; the decoded
+        samples are bitwise reproducible for the same ``batch_size`` and agree to float
+        rounding across batch sizes (kernels may choose another algorithm per batch shape).
         """
         check_sample_count(n)
         if condition is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from aigc_sdk.commands.data_options import add_data_options, read_data_options
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``eval`` sub-command."""
@@ -20,6 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "source", metavar="RUN_DIR_OR_MODEL", help="saved model / run directory, or a folder of PNGs"
     )
     p.add_argument("--dataset", required=True, help="registered data set name, e.g. mnist5k")
+    add_data_options(p)
     p.add_argument(
         "--metrics",
         default="fid,kid,prc,dc,cas",
@@ -58,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             batch_size=args.batch_size,
             iwae_k=args.iwae_k,
+            dataset_options=read_data_options(args),
         )
     except (CorruptFileError, ModelMismatchError):
         raise  # runtime failures: `aigc` reports them with exit code 1

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from typing import Any
 
+from aigc_sdk.commands.data_options import add_data_options, read_data_options
+
 _TRAINER_KEYS = {
     "batch_size",
     "deterministic",
@@ -26,30 +28,20 @@ _TRAINER_KEYS = {
     "sample_count",
     "log_every",
     "divergence_threshold",
+    "accumulate",
+    "lr_schedule",
+    "warmup_steps",
+    "min_lr_ratio",
+    "num_workers",
+    "pin_memory",
+    "prefetch_factor",
+    "compile",
+    "channels_last",
+    "tensorboard",
 }
 
-
-def parse_key_values(text: str, arg: str) -> dict[str, Any]:
-    """``"root=DIR,size=64,rgb=true"`` -> ``{"root": "DIR", "size": 64, "rgb": True}``.
-
-    Values that parse as JSON (numbers, true/false/null, quoted strings, lists) are converted;
-    anything else stays a string. A part without ``=`` is an error naming ``arg``.
-    """
-    from aigc_sdk.errors import UsageError
-
-    out: dict[str, Any] = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        key, sep, value = part.partition("=")
-        key = key.strip()
-        if not sep or not key.isidentifier():
-            raise UsageError(f"{arg}: expected KEY=VALUE[,KEY=VALUE...], got {part.strip()!r}")
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
-    return out
+#: Quality metrics where higher is better (--early-stop picks mode="max" for them).
+_HIGHER_IS_BETTER = {"recall", "precision", "density", "coverage", "cas", "is"}
 
 
 def add_parser(subparsers: Any) -> None:
@@ -62,12 +54,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("model", help="registered model name, e.g. cgan, cvae, vae, ae")
     p.add_argument("--dataset", required=True, help="registered data set name, e.g. mnist5k, digits")
-    p.add_argument(
-        "--data",
-        default=None,
-        metavar="KEY=VALUE,...",
-        help="options of the data set, e.g. --dataset image-folder --data root=DIR,size=64,mode=RGB",
-    )
+    add_data_options(p)
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--steps", type=int, default=1000, help="total optimisation steps (default 1000)")
     p.add_argument("--batch-size", type=int, default=None, help="global batch size (default 64)")
@@ -84,7 +71,51 @@ def add_parser(subparsers: Any) -> None:
         )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1, mps")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default=None)
+    p.add_argument(
+        "--precision",
+        choices=["fp32", "bf16", "fp16"],
+        default=None,
+        help="fp32 (default), bf16 autocast, or fp16 autocast with loss scaling",
+    )
+    p.add_argument(
+        "--accumulate",
+        type=int,
+        default=None,
+        help="gradient accumulation: micro-batches per step (default 1)",
+    )
+    p.add_argument(
+        "--lr-schedule", choices=["constant", "linear", "cosine"], default=None, help="learning-rate decay"
+    )
+    p.add_argument("--warmup-steps", type=int, default=None, help="linear learning-rate warm-up steps")
+    p.add_argument(
+        "--min-lr-ratio",
+        type=float,
+        default=None,
+        help="final learning rate as a fraction of the initial one",
+    )
+    p.add_argument(
+        "--workers", type=int, default=None, help="DataLoader worker processes (default 0: main process)"
+    )
+    p.add_argument("--compile", action="store_true", help="torch.compile the model's networks")
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory format for images")
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also log to DIR/tensorboard (pip install 'aigc-sdk[tensorboard]')",
+    )
+    p.add_argument(
+        "--log-every", type=int, default=None, help="write a metrics row every N steps (default 1)"
+    )
+    p.add_argument(
+        "--early-stop",
+        default=None,
+        metavar="METRIC",
+        help="stop when METRIC (a step metric such as loss, or a quality metric with --eval-every) "
+        "stops improving for --patience values",
+    )
+    p.add_argument(
+        "--patience", type=int, default=5, help="values without improvement before stopping (default 5)"
+    )
     p.add_argument(
         "--deterministic", action="store_true", help="deterministic kernels (bitwise reproducible on CPU)"
     )
@@ -127,51 +158,30 @@ def add_parser(subparsers: Any) -> None:
         help="force the progress bar on/off (default: on when stderr is a terminal)",
     )
     p.set_defaults(func=run)
+    _OPTIONS.clear()
+    _OPTIONS.update(
+        {a.dest: (a.option_strings[0], a) for a in p._actions if a.option_strings and a.dest != "help"}
+    )
+
+
+#: dest -> (first flag, argparse action) of every ``aigc train`` option (filled by add_parser).
+_OPTIONS: dict[str, tuple[str, argparse.Action]] = {}
 
 
 def _argv(args: argparse.Namespace) -> list[str]:
-    """Rebuild this command's arguments (minus --nproc) for torchrun."""
-    out = [
-        args.model,
-        "--dataset",
-        args.dataset,
-        "--out",
-        args.out,
-        "--steps",
-        str(args.steps),
-        "--seed",
-        str(args.seed),
-    ]
-    for flag, value in (
-        ("--batch-size", args.batch_size),
-        ("--config", args.config),
-        ("--data", args.data),
-        ("--generator", args.generator),
-        ("--discriminator", args.discriminator),
-        ("--encoder", args.encoder),
-        ("--decoder", args.decoder),
-        ("--device", args.device),
-        ("--precision", args.precision),
-        ("--grad-clip", args.grad_clip),
-        ("--checkpoint-every", args.checkpoint_every),
-        ("--keep-last", args.keep_last),
-        ("--sample-every", args.sample_every),
-        ("--eval-every", args.eval_every),
-        ("--min-recall", args.min_recall),
-    ):
-        if value is not None:
+    """Rebuild this command's arguments (minus --nproc) for torchrun, from the parser's own
+    record of every option, so a new option cannot be forgotten here."""
+    out = [args.model]
+    for dest, (flag, action) in _OPTIONS.items():
+        value = getattr(args, dest, None)
+        if dest == "nproc" or value is None or value == action.default:
+            continue
+        if isinstance(action, argparse.BooleanOptionalAction):
+            out.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(action, argparse._StoreTrueAction):
+            out.append(flag)
+        else:
             out += [flag, str(value)]
-    out += ["--eval-n", str(args.eval_n), "--best-by", args.best_by]
-    if args.stop_on_collapse:
-        out.append("--stop-on-collapse")
-    if args.deterministic:
-        out.append("--deterministic")
-    if args.resume:
-        out.append("--resume")
-    if args.overwrite:
-        out.append("--overwrite")
-    if args.progress is not None:
-        out.append("--progress" if args.progress else "--no-progress")
     return out
 
 
@@ -199,7 +209,13 @@ def run(args: argparse.Namespace) -> int:
 
     import aigc_sdk
     from aigc_sdk.io import save_model
-    from aigc_sdk.training import QualityCollapseError, QualityMonitor, Trainer, TrainingDivergedError
+    from aigc_sdk.training import (
+        EarlyStopping,
+        QualityCollapseError,
+        QualityMonitor,
+        Trainer,
+        TrainingDivergedError,
+    )
     from aigc_sdk.training.distributed import cleanup
 
     model_cfg: dict[str, Any] = {}
@@ -254,16 +270,28 @@ def run(args: argparse.Namespace) -> int:
         ("checkpoint_every", args.checkpoint_every),
         ("keep_last", args.keep_last),
         ("sample_every", args.sample_every),
+        ("accumulate", args.accumulate),
+        ("lr_schedule", args.lr_schedule),
+        ("warmup_steps", args.warmup_steps),
+        ("min_lr_ratio", args.min_lr_ratio),
+        ("num_workers", args.workers),
+        ("log_every", args.log_every),
     ):
         if value is not None:
             trainer_cfg[key] = value
-    if args.deterministic:
-        trainer_cfg["deterministic"] = True
+    for key, flag in (
+        ("deterministic", args.deterministic),
+        ("compile", args.compile),
+        ("channels_last", args.channels_last),
+        ("tensorboard", args.tensorboard),
+    ):
+        if flag:
+            trainer_cfg[key] = True
     try:
         import torch
 
         torch.manual_seed(args.seed)  # model initialisation
-        data_options = parse_key_values(args.data, "--data") if getattr(args, "data", None) else {}
+        data_options = read_data_options(args)
         provider = aigc_sdk.load_dataset(args.dataset, **data_options)
         if data_options:
             # The model cannot rebuild a data set that needs options from its name alone, so it
@@ -277,11 +305,12 @@ def run(args: argparse.Namespace) -> int:
         else:
             model_cfg.setdefault("dataset", args.dataset)
         model = aigc_sdk.create_model(args.model, **model_cfg)
-        callbacks = []
+        callbacks: list[Any] = []
         if args.eval_every is not None:
             callbacks.append(
                 QualityMonitor(
                     args.dataset,
+                    dataset_options=data_options,
                     every=args.eval_every,
                     n=args.eval_n,
                     best_by=None if args.best_by == "none" else args.best_by,
@@ -292,6 +321,9 @@ def run(args: argparse.Namespace) -> int:
             )
         elif args.min_recall is not None or args.stop_on_collapse:
             raise ValueError("--min-recall and --stop-on-collapse need --eval-every N")
+        if args.early_stop is not None:
+            mode = "max" if args.early_stop.lower() in _HIGHER_IS_BETTER else "min"
+            callbacks.append(EarlyStopping(args.early_stop, mode=mode, patience=args.patience))
         trainer = Trainer(
             model,
             provider,

@@ -61,8 +61,11 @@ def _truncate_jsonl(path: Path, max_step: int) -> list[dict[str, Any]]:
 
 
 class MetricsLogger(Callback):
-    """Appends each step's metrics to ``metrics.jsonl`` and ``metrics.csv`` (and TensorBoard
-    when the ``tensorboard`` package is installed).
+    """Appends each step's metrics to ``metrics.jsonl`` and ``metrics.csv`` (and to TensorBoard
+    with ``tensorboard=True``, which needs ``pip install aigc-sdk[tensorboard]``).
+
+    The CSV's columns are every key seen so far: when a row brings a new key (a GAN logs
+    ``g_loss`` only on generator steps), the CSV is rebuilt from the JSONL with the wider header.
 
     At ``on_fit_start`` the log is made to match the trainer's step: a resumed run keeps the
     rows up to the resumed step and appends (rows a killed run wrote after its last checkpoint
@@ -71,7 +74,7 @@ class MetricsLogger(Callback):
     another run's metrics, so this never erases another run's log unless asked to.
     """
 
-    def __init__(self, out_dir: str | Path, *, every: int = 1, tensorboard: bool | None = None) -> None:
+    def __init__(self, out_dir: str | Path, *, every: int = 1, tensorboard: bool = False) -> None:
         self.dir = Path(out_dir)
         self.every = max(1, int(every))
         self.jsonl = self.dir / "metrics.jsonl"
@@ -88,25 +91,25 @@ class MetricsLogger(Callback):
         # The CSV is rebuilt (atomically) from the JSONL so both stay consistent after a crash.
         self._fields = None
         if rows:
-            fields = list(rows[0])
-            self._fields = fields
-
-            def _write(tmp: str) -> None:
-                with open(tmp, "w", newline="", encoding="utf-8") as fh:
-                    w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore", restval="")
-                    w.writeheader()
-                    w.writerows(rows)
-
-            atomic_write(self.csv, _write)
+            self._rewrite_csv(rows)
         elif self.csv.exists():
             self.csv.unlink()
-        if self._want_tb is not False:
-            try:
-                from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
+        if self._want_tb:
+            self._tb = open_tensorboard(self.dir / "tensorboard")
 
-                self._tb = SummaryWriter(str(self.dir / "tensorboard"))
-            except ImportError:
-                self._tb = None
+    def _rewrite_csv(self, rows: list[dict[str, Any]]) -> None:
+        fields: list[str] = []
+        for row in rows:
+            fields.extend(k for k in row if k not in fields)
+        self._fields = fields
+
+        def _write(tmp: str) -> None:
+            with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore", restval="")
+                w.writeheader()
+                w.writerows(rows)
+
+        atomic_write(self.csv, _write)
 
     def on_train_step_end(self, trainer: Any, model: Any, step: int, metrics: Mapping[str, float]) -> None:
         """Append one row every ``every`` steps (``step`` is the number of steps done)."""
@@ -118,14 +121,12 @@ class MetricsLogger(Callback):
         }
         with self.jsonl.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")
-        new = self._fields is None
-        if new:
-            self._fields = list(row)
-        with self.csv.open("a", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=self._fields or [], extrasaction="ignore", restval="")
-            if new:
-                w.writeheader()
-            w.writerow(row)
+        if self._fields is None or any(k not in self._fields for k in row):
+            self._rewrite_csv(_truncate_jsonl(self.jsonl, step))  # a new column: widen the header
+        else:
+            with self.csv.open("a", newline="", encoding="utf-8") as fh:
+                w = csv.DictWriter(fh, fieldnames=self._fields, extrasaction="ignore", restval="")
+                w.writerow(row)
         if self._tb is not None:
             for k, v in metrics.items():
                 self._tb.add_scalar(k, float(v), step)
@@ -135,3 +136,73 @@ class MetricsLogger(Callback):
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+
+
+def open_tensorboard(log_dir: Path) -> Any:
+    """A ``SummaryWriter`` for ``log_dir``; a clear ImportError naming the extra without it."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        raise ImportError(
+            "tensorboard=True (CLI --tensorboard) needs the tensorboard package: "
+            "pip install 'aigc-sdk[tensorboard]'"
+        ) from exc
+    return SummaryWriter(str(log_dir))
+
+
+class EarlyStopping(Callback):
+    """Stop training when a metric stops improving.
+
+    ``monitor`` names a step metric (e.g. ``"loss"``) or a quality metric measured by a
+    :class:`~aigc_sdk.training.QualityMonitor` in the same run (e.g. ``"fid"``, ``"recall"``;
+    then each measurement counts once). After ``patience`` values in a row that do not beat the
+    best by more than ``min_delta`` (lower is better with ``mode="min"``), it asks the Trainer
+    to stop: the run ends normally with a final checkpoint, and ``trainer.stop_reason`` says why.
+    Pair it with ``QualityMonitor(best_by=...)`` to keep the best model on disk.
+    """
+
+    def __init__(self, monitor: str, *, mode: str = "min", patience: int = 5, min_delta: float = 0.0) -> None:
+        if not isinstance(monitor, str) or not monitor:
+            raise ValueError(f"monitor must be a metric name, got {monitor!r}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"patience must be a positive int, got {patience!r}")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or min_delta < 0:
+            raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
+        self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, float(min_delta)
+        self.best: float | None = None
+        self.bad = 0
+        self._seen_quality_step: int | None = None
+
+    def _value(self, trainer: Any, metrics: Mapping[str, float]) -> float | None:
+        if self.monitor in metrics:
+            return float(metrics[self.monitor])
+        for cb in [*getattr(trainer, "user_callbacks", []), *getattr(trainer, "_internal_callbacks", [])]:
+            history = getattr(cb, "history", None)
+            if history and self.monitor in history[-1] and history[-1].get("step") != self._seen_quality_step:
+                self._seen_quality_step = history[-1].get("step")
+                return float(history[-1][self.monitor])
+        return None
+
+    def on_fit_start(self, trainer: Any, model: Any) -> None:
+        """Start counting afresh."""
+        self.best, self.bad, self._seen_quality_step = None, 0, None
+
+    def on_train_step_end(self, trainer: Any, model: Any, step: int, metrics: Mapping[str, float]) -> None:
+        """Compare the newest value with the best and stop after ``patience`` without progress."""
+        value = self._value(trainer, metrics)
+        if value is None or not math.isfinite(value):
+            return
+        better = self.best is None or (
+            value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
+        )
+        if better:
+            self.best, self.bad = value, 0
+            return
+        self.bad += 1
+        if self.bad >= self.patience:
+            trainer.request_stop(
+                f"early stopping: {self.monitor} did not improve on {self.best:.6g} for {self.patience} "
+                f"value(s) (step {step})"
+            )

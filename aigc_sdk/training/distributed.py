@@ -4,6 +4,7 @@ Processes are started by ``torchrun`` (or ``aigc train ... --nproc N``, which ru
 torchrun for you). Each rank takes its slice of the same global batch, and gradients are
 averaged across ranks just before every ``optimizer.step()`` by :class:`ManagedOptimizer`;
 that works for models with several optimizers (GANs) without wrapping modules in DDP.
+Logged metrics are averaged across ranks (:func:`reduce_metrics`).
 """
 
 from __future__ import annotations
@@ -84,32 +85,82 @@ def average_gradients(params: list[torch.nn.Parameter], world_size: int) -> None
 
 
 class ManagedOptimizer:
-    """Wraps an optimizer handed to ``model.training_step``: before each ``step()`` it averages
-    gradients across ranks (when distributed) and clips their norm (when asked).
+    """Wraps an optimizer handed to ``model.training_step``.
 
+    Before the wrapped ``step()`` it averages gradients across ranks (when distributed),
+    unscales them (fp16 loss scaling) and clips their norm (when asked). With gradient
+    accumulation over K micro-batches, ``step()`` on the first K - 1 only adds the gradients
+    the model would have stepped with to a buffer; on the last it steps once with their mean.
+    The model keeps its usual ``zero_grad(); backward; step()`` sequence either way.
+
+    Models should call ``optimizer.backward(loss)`` rather than ``loss.backward()``: it scales
+    the loss when fp16 loss scaling is on (required then) and is plain ``backward`` otherwise.
     Everything else (``zero_grad``, ``param_groups``, ``state_dict`` ...) is forwarded.
     """
 
     def __init__(
-        self, optimizer: torch.optim.Optimizer, *, world_size: int = 1, grad_clip: float | None = None
+        self,
+        optimizer: torch.optim.Optimizer,
+        *,
+        world_size: int = 1,
+        grad_clip: float | None = None,
+        scaler: torch.amp.GradScaler | None = None,
+        accumulate: int = 1,
     ):
         self.optimizer = optimizer
         self.world_size = world_size
         self.grad_clip = grad_clip
+        self.scaler = scaler
+        self.accumulate = accumulate
         self.last_grad_norm: float | None = None
+        self._last_micro = True
+        self._scaled_backward = False
+        self._buffer: dict[torch.nn.Parameter, torch.Tensor] = {}
 
     def _params(self) -> list[torch.nn.Parameter]:
         return [p for g in self.optimizer.param_groups for p in g["params"] if p.requires_grad]
 
+    def begin_micro_batch(self, index: int) -> None:
+        """Called by the Trainer before each micro-batch (``index`` counts from 0)."""
+        self._last_micro = index == self.accumulate - 1
+
+    def backward(self, loss: torch.Tensor, **kwargs: Any) -> None:
+        """``loss.backward(**kwargs)``, with the loss scaled when fp16 loss scaling is on."""
+        if self.scaler is not None:
+            self._scaled_backward = True
+            self.scaler.scale(loss).backward(**kwargs)
+        else:
+            loss.backward(**kwargs)
+
     def step(self, closure: Any = None) -> Any:
-        """Synchronise and clip gradients, then step the wrapped optimizer."""
+        """Accumulate, synchronise, unscale and clip gradients, then step the wrapped optimizer."""
         params = self._params()
+        if self.scaler is not None and not self._scaled_backward:
+            raise RuntimeError(
+                "precision='fp16' scales the loss: training_step must call optimizers[name].backward(loss) "
+                "instead of loss.backward(); use precision='bf16' for a model that cannot"
+            )
+        self._scaled_backward = False
+        if self.accumulate > 1:
+            for p in params:
+                if p.grad is not None:
+                    held = self._buffer.get(p)
+                    self._buffer[p] = p.grad.detach().clone() if held is None else held.add_(p.grad)
+            if not self._last_micro:
+                return None
+            for p in params:
+                held = self._buffer.pop(p, None)
+                p.grad = None if held is None else held.div_(self.accumulate)
         if self.world_size > 1:
             average_gradients(params, self.world_size)
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
         if self.grad_clip is not None:
             with_grad = [p for p in params if p.grad is not None]
             norm = torch.nn.utils.clip_grad_norm_(with_grad, self.grad_clip)
             self.last_grad_norm = float(norm)
+        if self.scaler is not None:
+            return self.scaler.step(self.optimizer, *(() if closure is None else (closure,)))
         return self.optimizer.step(closure) if closure is not None else self.optimizer.step()
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -118,6 +169,26 @@ class ManagedOptimizer:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.optimizer, name)
+
+
+def backward(optimizer: Any, loss: torch.Tensor) -> None:
+    """Backpropagate ``loss`` for ``optimizer``: through :meth:`ManagedOptimizer.backward` when
+    the Trainer manages it (fp16 loss scaling), else ``loss.backward()`` (plain optimizers)."""
+    method = getattr(optimizer, "backward", None)
+    if callable(method):
+        method(loss)
+    else:
+        loss.backward()
+
+
+def reduce_metrics(metrics: dict[str, float], world_size: int) -> dict[str, float]:
+    """Average scalar metrics across ranks (every rank must pass the same keys)."""
+    if world_size <= 1 or not metrics:
+        return metrics
+    keys = sorted(metrics)
+    values = torch.tensor([metrics[k] for k in keys], dtype=torch.float64)
+    dist.all_reduce(values)
+    return {k: float(v) / world_size for k, v in zip(keys, values.tolist(), strict=True)}
 
 
 def cleanup() -> None:

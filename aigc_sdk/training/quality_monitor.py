@@ -64,6 +64,7 @@ class QualityMonitor(Callback):
 
     Args:
         dataset: registered data set name (or a DatasetProvider) the model is trained on.
+        dataset_options: options for a named data set that needs them (``root=`` ...).
         every: evaluate after every ``every`` optimisation steps (and at the end of a run
             that completes, when its last step was not evaluated).
         n: real and generated samples per evaluation (the real side is capped by the size
@@ -106,6 +107,7 @@ class QualityMonitor(Callback):
         seed: int = 0,
         real_split: str = "test",
         batch_size: int = 500,
+        dataset_options: Mapping[str, Any] | None = None,
     ) -> None:
         import aigc_sdk
         from aigc_sdk.registry import default_registry
@@ -155,6 +157,7 @@ class QualityMonitor(Callback):
             raise ValueError("stop_below=True needs min_recall=<number in [0, 1]>")
         self.best_by, self.min_recall, self.stop_below = best_by, min_recall, bool(stop_below)
         self.dataset = dataset
+        self.dataset_options = dict(dataset_options or {})
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
         self.best_dir: Path | None = None
@@ -173,7 +176,7 @@ class QualityMonitor(Callback):
             return self.dataset
         if not isinstance(self.dataset, str):
             raise ValueError(f"dataset must be a data set name or a DatasetProvider, got {self.dataset!r}")
-        return aigc_sdk.load_dataset(self.dataset)
+        return aigc_sdk.load_dataset(self.dataset, **self.dataset_options)
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -191,7 +194,9 @@ class QualityMonitor(Callback):
         if not self._active:
             return
         provider = self._provider()
-        self._extractor = aigc_sdk.get_feature_extractor(self.extractor_spec, dataset=self.dataset)
+        # With options the name alone cannot rebuild the data set: hand the extractor the provider.
+        source = provider if self.dataset_options else self.dataset
+        self._extractor = aigc_sdk.get_feature_extractor(self.extractor_spec, dataset=source)
         self.sample_shape = tuple(provider.sample_shape)
         x = provider.load(self.real_split).tensors[0]
         g = torch.Generator().manual_seed(self.seed)

@@ -20,7 +20,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,17 @@ from aigc_sdk.errors import AigcError
 from aigc_sdk.interfaces import DatasetProvider, GenerativeModel
 from aigc_sdk.training import checkpoint as ckpt
 from aigc_sdk.training.callbacks import MetricsLogger
-from aigc_sdk.training.distributed import DistInfo, ManagedOptimizer, broadcast_module, init_from_env
+from aigc_sdk.training.distributed import (
+    DistInfo,
+    ManagedOptimizer,
+    broadcast_module,
+    init_from_env,
+    reduce_metrics,
+)
 from aigc_sdk.training.rng import capture_rng_state, restore_rng_state, seed_everything, set_deterministic
+from aigc_sdk.training.schedules import check_schedule, lr_factor
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 #: The run identity file in ``out_dir`` (model, seed, batch size, creation time).
 RUN_FILE = "run.json"
@@ -155,13 +162,35 @@ class Trainer:
         seed: seeds every RNG and the data order.
         deterministic: request deterministic kernels (bitwise reproducible on CPU).
         device: ``"auto"`` (CUDA > MPS > CPU) or a device string.
-        precision: ``"fp32"`` or ``"bf16"`` (autocast).
+        precision: ``"fp32"``, ``"bf16"`` (autocast, CPU or CUDA) or ``"fp16"`` (autocast with
+            dynamic loss scaling by ``torch.amp.GradScaler``; the model's training_step must
+            call ``aigc_sdk.training.backward(optimizer, loss)``, as the first-party models do).
         grad_clip: clip each optimizer's gradient norm to this value.
+        accumulate: split every batch into this many micro-batches and step the optimizers
+            once per batch with their mean gradient (same result as one big batch for models
+            without batch statistics, at a fraction of the memory). ``batch_size`` stays the
+            effective batch and must be divisible by ``accumulate`` (times the ranks).
+        lr_schedule: ``"constant"`` (default), ``"linear"`` or ``"cosine"`` decay of every
+            optimizer's learning rate over ``steps`` (to ``min_lr_ratio`` of it), after a linear
+            warm-up of ``warmup_steps``; a pure function of the step, so resume stays exact.
+        warmup_steps: linear learning-rate warm-up steps.
+        min_lr_ratio: the final learning rate as a fraction of the initial one.
+        num_workers: DataLoader worker processes that load and collate batches (0: in the main
+            process). The data order is unchanged (a function of seed and step), so resume is
+            exact with any number of workers.
+        pin_memory: pin batches in page-locked memory (default: when training on CUDA with workers).
+        prefetch_factor: batches each worker loads ahead (default 2; needs ``num_workers``).
+        compile: ``torch.compile`` each of the model's sub-networks in place (``True``, or a dict
+            of ``torch.compile`` options such as ``{"mode": "max-autotune"}``).
+        channels_last: keep image tensors and conv weights in channels-last memory format
+            (faster convolutions on recent GPUs and on CPUs with oneDNN).
+        tensorboard: also log metrics to TensorBoard under ``out_dir/tensorboard`` (needs
+            ``pip install aigc-sdk[tensorboard]``).
         callbacks: objects with lifecycle methods (see :mod:`aigc_sdk.hookspecs`).
         checkpoint_every: write a checkpoint every N steps (and always at the end when ``out_dir``).
         keep_last: keep only the newest K checkpoints.
         sample_every: write a PNG grid of samples every N steps (image models only).
-        log_every: append metrics every N steps.
+        log_every: write a metrics row every N steps (and always at the last step).
         resume: ``True`` resumes from the newest checkpoint in ``out_dir`` (when there is one);
             a path resumes from that checkpoint. The model config, seed and batch size must be
             those of the saved run (:class:`RunDirectoryError` names the key that differs).
@@ -197,6 +226,16 @@ class Trainer:
         divergence_threshold: float | None = 1e8,
         model_name: str | None = None,
         overwrite: bool = False,
+        accumulate: int = 1,
+        lr_schedule: str = "constant",
+        warmup_steps: int = 0,
+        min_lr_ratio: float = 0.0,
+        num_workers: int = 0,
+        pin_memory: bool | None = None,
+        prefetch_factor: int | None = None,
+        compile: bool | Mapping[str, Any] = False,
+        channels_last: bool = False,
+        tensorboard: bool = False,
     ) -> None:
         if not isinstance(model, GenerativeModel):
             raise ValueError(f"model must be a GenerativeModel, got {type(model).__name__}")
@@ -207,6 +246,31 @@ class Trainer:
         _check_int("sample_every", sample_every, 1, allow_none=True)
         _check_int("sample_count", sample_count, 1)
         _check_int("log_every", log_every, 1)
+        _check_int("accumulate", accumulate, 1)
+        _check_int("num_workers", num_workers, 0)
+        _check_int("prefetch_factor", prefetch_factor, 1, allow_none=True)
+        if prefetch_factor is not None and num_workers == 0:
+            raise ValueError("prefetch_factor needs num_workers >= 1")
+        check_schedule(lr_schedule, warmup_steps, min_lr_ratio)
+        for flag, value in (("channels_last", channels_last), ("tensorboard", tensorboard)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{flag} must be True or False, got {value!r}")
+        if pin_memory is not None and not isinstance(pin_memory, bool):
+            raise ValueError(f"pin_memory must be True, False or None, got {pin_memory!r}")
+        if not isinstance(compile, (bool, Mapping)):
+            raise ValueError(
+                f"compile must be True, False or a dict of torch.compile options, got {compile!r}"
+            )
+        if tensorboard and out_dir is None:
+            raise ValueError("tensorboard=True needs out_dir")
+        if tensorboard:
+            import importlib.util
+
+            if importlib.util.find_spec("tensorboard") is None:
+                raise ImportError(
+                    "tensorboard=True (CLI --tensorboard) needs the tensorboard package: "
+                    "pip install 'aigc-sdk[tensorboard]'"
+                )
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if grad_clip is not None and (
@@ -225,7 +289,15 @@ class Trainer:
         self.dataset, loader_bs = _as_dataset(data)
         batch_size = batch_size if batch_size is not None else (loader_bs or 64)
         _check_int("batch_size", batch_size, 1)
+        if batch_size % accumulate:
+            raise ValueError(f"batch_size={batch_size} must be divisible by accumulate={accumulate}")
         self.model, self.steps, self.batch_size, self.seed = model, steps, batch_size, seed
+        self.log_every, self.accumulate = log_every, accumulate
+        self.lr_schedule, self.warmup_steps, self.min_lr_ratio = lr_schedule, warmup_steps, min_lr_ratio
+        self.num_workers, self.pin_memory, self.prefetch_factor = num_workers, pin_memory, prefetch_factor
+        self.compile, self.channels_last, self.tensorboard = compile, channels_last, tensorboard
+        self.scaler: torch.amp.GradScaler | None = None
+        self.stop_reason: str | None = None
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.deterministic, self.precision, self.grad_clip = deterministic, precision, grad_clip
         self.checkpoint_every, self.keep_last = checkpoint_every, keep_last
@@ -252,24 +324,61 @@ class Trainer:
 
     def batch_indices(self, step: int) -> torch.Tensor:
         """Indices of this rank's share of the global batch at ``step`` (a pure function of seed/step)."""
-        spe = self.steps_per_epoch()
-        epoch, pos = divmod(step, spe)
-        perm = np.random.default_rng([self.seed, epoch]).permutation(self.n)
-        idx = perm[pos * self.batch_size : (pos + 1) * self.batch_size]
-        local = self.batch_size // self.dist.world_size
-        idx = idx[self.dist.rank * local : (self.dist.rank + 1) * local]
+        idx = step_indices(self.n, self.batch_size, self.seed, step, self.dist.rank, self.dist.world_size)
         return torch.from_numpy(idx)
 
-    def _batch(self, step: int) -> tuple[torch.Tensor, ...]:
-        idx = self.batch_indices(step)
+    def _gather(self, idx: torch.Tensor) -> tuple[Any, ...]:
+        """Collate the samples at ``idx`` (in this process)."""
         if isinstance(self.dataset, TensorDataset):
-            batch = tuple(t[idx] for t in self.dataset.tensors)
-        else:
-            batch = default_collate([self.dataset[int(i)] for i in idx])
-            batch = tuple(batch) if isinstance(batch, (list, tuple)) else (batch,)
-        return tuple(
-            t.to(self.device, non_blocking=True) if isinstance(t, torch.Tensor) else t for t in batch
+            return tuple(t[idx] for t in self.dataset.tensors)
+        batch = default_collate([self.dataset[int(i)] for i in idx])
+        return tuple(batch) if isinstance(batch, (list, tuple)) else (batch,)
+
+    def _to_device(self, batch: Sequence[Any]) -> tuple[Any, ...]:
+        out = []
+        for t in batch:
+            if isinstance(t, torch.Tensor):
+                t = t.to(self.device, non_blocking=True)
+                if self.channels_last and t.ndim == 4:
+                    t = t.contiguous(memory_format=torch.channels_last)
+            out.append(t)
+        return tuple(out)
+
+    def _batch(self, step: int) -> tuple[torch.Tensor, ...]:
+        """This rank's batch at ``step``, gathered in this process."""
+        return self._to_device(self._gather(self.batch_indices(step)))
+
+    def _batches(self, start: int) -> Generator[tuple[Any, ...], None, None]:
+        """This rank's batches from ``start`` on: gathered here, or by DataLoader workers.
+
+        Workers get the same index lists (a function of seed and step) through a batch
+        sampler, so what a step sees does not depend on ``num_workers``.
+        """
+        if self.num_workers == 0:
+            for step in range(start, self.steps):
+                yield self._batch(step)
+            return
+        pin = self.pin_memory if self.pin_memory is not None else self.device.type == "cuda"
+        loader = DataLoader(
+            self.dataset,
+            batch_sampler=_StepBatches(self, start),
+            num_workers=self.num_workers,
+            pin_memory=pin,
+            prefetch_factor=self.prefetch_factor,
+            collate_fn=_collate_tuple,
         )
+        for batch in loader:
+            yield self._to_device(batch)
+
+    def _micro_batches(self, batch: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Split a batch into ``accumulate`` equal micro-batches (tensors only are split)."""
+        if self.accumulate == 1:
+            return [batch]
+        parts = [t.chunk(self.accumulate) if isinstance(t, torch.Tensor) else None for t in batch]
+        return [
+            tuple(p[i] if p is not None else t for p, t in zip(parts, batch, strict=True))
+            for i in range(self.accumulate)
+        ]
 
     # ------------------------------------------------------------------ hooks
     def _emit(self, hook: str, **kwargs: Any) -> None:
@@ -337,6 +446,8 @@ class Trainer:
             "metrics": self.last_metrics,
             "total_steps": self.steps,
         }
+        if self.scaler is not None:
+            state["grad_scaler"] = {k: v for k, v in self.scaler.state_dict().items() if k != "_enabled"}
         path = ckpt.save_checkpoint(
             self.checkpoint_dir,
             self.step,
@@ -380,6 +491,8 @@ class Trainer:
         restore_rng_state(tensors, state["rng"])
         if self.dist.rank:
             torch.manual_seed(int(torch.randint(0, 2**62, (1,))) + self.dist.rank)
+        if self.scaler is not None and isinstance(state.get("grad_scaler"), dict):
+            self.scaler.load_state_dict({**self.scaler.state_dict(), **state["grad_scaler"]})
         self.step = int(state["step"])
         self.last_metrics = dict(state.get("metrics") or {})
         self.last_checkpoint = path
@@ -583,7 +696,32 @@ class Trainer:
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.precision == "bf16":
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        if self.precision == "fp16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.float16)
         return contextlib.nullcontext()
+
+    def request_stop(self, reason: str) -> None:
+        """Stop after the current step (callbacks such as EarlyStopping call this); the run
+        ends normally: a final checkpoint, ``on_fit_end``, and ``stop_reason`` set."""
+        self.stop_reason = reason
+
+    def _apply_lr(self) -> float | None:
+        """Set every parameter group's lr from the schedule; return the factor (None: constant)."""
+        if self.lr_schedule == "constant" and self.warmup_steps == 0:
+            return None
+        factor = lr_factor(self.lr_schedule, self.step, self.steps, self.warmup_steps, self.min_lr_ratio)
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+                group["lr"] = group["initial_lr"] * factor
+        return factor
+
+    def _compile_networks(self) -> None:
+        """Compile each sub-network in place (its state_dict keys stay as they are)."""
+        options = dict(self.compile) if isinstance(self.compile, Mapping) else {}
+        children = [m for m in self.model.children() if any(True for _ in m.parameters())]
+        for module in children or [self.model]:
+            module.compile(**options)
 
     def _diverged(self, metrics: Mapping[str, float]) -> str | None:
         for k, v in metrics.items():
@@ -598,21 +736,27 @@ class Trainer:
         dev = select_device(self._requested_device)
         self.dist = init_from_env(dev)
         self.device = select_device(self._requested_device, self.dist.local_rank)
-        if self.batch_size % self.dist.world_size:
+        if self.batch_size % (self.dist.world_size * self.accumulate):
             raise ValueError(
-                f"batch_size={self.batch_size} must be divisible by the {self.dist.world_size} ranks"
+                f"batch_size={self.batch_size} must be divisible by the {self.dist.world_size} ranks "
+                f"times accumulate={self.accumulate}"
             )
         if self.steps_per_epoch() < 1:
             raise ValueError(f"batch_size={self.batch_size} is larger than the data set ({self.n} samples)")
         set_deterministic(self.deterministic)
         seed_everything(self.seed + self.dist.rank)
         self.model.to(self.device)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         self.model.train()
         if self.dist.enabled:
             broadcast_module(self.model)
         self.optimizers = self.model.configure_optimizers()
         if not isinstance(self.optimizers, Mapping) or not self.optimizers:
             raise ValueError("configure_optimizers() must return a non-empty dict of optimizers")
+        if self.compile is not False:
+            self._compile_networks()
+        self.scaler = torch.amp.GradScaler(self.device.type) if self.precision == "fp16" else None
         self._internal_callbacks: list[Any] = []
         path = self._resume_path()
         if self.out_dir is not None:
@@ -625,7 +769,9 @@ class Trainer:
             ckpt.clean_stale(self.checkpoint_dir)
             if not self._owns_out_dir:
                 self._write_run_file(resumed=path is not None or self._read_run_file() is not None)
-            self._internal_callbacks.append(MetricsLogger(self.out_dir, every=1))
+            self._internal_callbacks.append(
+                MetricsLogger(self.out_dir, every=self.log_every, tensorboard=self.tensorboard)
+            )
         self._owns_out_dir = self.out_dir is not None
 
     def _progress(self) -> Any:
@@ -650,20 +796,41 @@ class Trainer:
         self._setup()
         self._emit("on_fit_start")
         managed = {
-            k: ManagedOptimizer(o, world_size=self.dist.world_size, grad_clip=self.grad_clip)
+            k: ManagedOptimizer(
+                o,
+                world_size=self.dist.world_size,
+                grad_clip=self.grad_clip,
+                scaler=self.scaler,
+                accumulate=self.accumulate,
+            )
             for k, o in self.optimizers.items()
         }
         start_step, t0 = self.step, time.perf_counter()
         bar = self._progress()
+        batches = self._batches(self.step)
+        self.stop_reason = None
         try:
-            while self.step < self.steps:
-                batch = self._batch(self.step)
-                with self._autocast():
-                    metrics = self.model.training_step(batch, managed, self.step)  # type: ignore[arg-type]
-                metrics = {k: float(v) for k, v in metrics.items()}
+            while self.step < self.steps and self.stop_reason is None:
+                factor = self._apply_lr()
+                sums: dict[str, float] = {}
+                for i, micro in enumerate(self._micro_batches(next(batches))):
+                    for m in managed.values():
+                        m.begin_micro_batch(i)
+                    with self._autocast():
+                        out = self.model.training_step(micro, managed, self.step)  # type: ignore[arg-type]
+                    for k, v in out.items():
+                        sums[k] = sums.get(k, 0.0) + float(v)
+                metrics = {k: v / self.accumulate for k, v in sums.items()}
+                if self.scaler is not None:
+                    self.scaler.update()
+                    metrics["loss_scale"] = float(self.scaler.get_scale())
                 for k, m in managed.items():
                     if m.last_grad_norm is not None:
                         metrics[f"grad_norm_{k}"] = m.last_grad_norm
+                if factor is not None:
+                    for k, opt in self.optimizers.items():
+                        metrics[f"lr_{k}"] = float(opt.param_groups[0]["lr"])
+                metrics = reduce_metrics(metrics, self.dist.world_size)
                 reason = self._diverged(metrics)
                 if reason is not None:
                     self.last_metrics = metrics
@@ -694,6 +861,7 @@ class Trainer:
                 self.save_samples()
         finally:
             bar.close()
+            batches.close()  # shuts DataLoader workers down
         done = self.step - start_step
         out = {
             **self.last_metrics,
@@ -701,5 +869,42 @@ class Trainer:
             "wall_time_s": self.wall_time,
             "steps_per_s": done / self.wall_time if self.wall_time > 0 else 0.0,
         }
+        if self.stop_reason is not None:
+            out["stopped_early"] = 1.0
         self._emit("on_fit_end", metrics=out)
         return out
+
+
+def step_indices(
+    n: int, batch_size: int, seed: int, step: int, rank: int = 0, world_size: int = 1
+) -> np.ndarray:
+    """Sample indices of ``rank``'s share of the global batch at ``step``: a pure function of
+    its arguments (each epoch is a permutation seeded by ``(seed, epoch)``; the last partial
+    batch of an epoch is dropped), which is what makes resume exact."""
+    epoch, pos = divmod(step, n // batch_size)
+    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    idx = perm[pos * batch_size : (pos + 1) * batch_size]
+    local = batch_size // world_size
+    return idx[rank * local : (rank + 1) * local]
+
+
+def _collate_tuple(samples: list[Any]) -> tuple[Any, ...]:
+    """default_collate, as a tuple of fields (a module-level function: workers pickle it)."""
+    batch = default_collate(samples)
+    return tuple(batch) if isinstance(batch, (list, tuple)) else (batch,)
+
+
+class _StepBatches:
+    """Batch sampler giving this rank's index list for each step from ``start`` on."""
+
+    def __init__(self, trainer: Trainer, start: int) -> None:
+        self.n, self.batch_size, self.seed = trainer.n, trainer.batch_size, trainer.seed
+        self.rank, self.world = trainer.dist.rank, trainer.dist.world_size
+        self.start, self.steps = start, trainer.steps
+
+    def __len__(self) -> int:
+        return max(0, self.steps - self.start)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for step in range(self.start, self.steps):
+            yield step_indices(self.n, self.batch_size, self.seed, step, self.rank, self.world).tolist()

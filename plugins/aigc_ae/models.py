@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from aigc_sdk.interfaces import GenerativeModel
 from aigc_sdk.nn import build_encoder_decoder, choose_arch
 from aigc_sdk.specs import check_sample_count, resolve_data_spec
+from aigc_sdk.training.distributed import backward
 
 
 def _upgrade_legacy_keys(state_dict: dict[str, Tensor], prefix: str) -> None:
@@ -149,7 +150,7 @@ class AutoEncoder(GenerativeModel):
             loss = F.mse_loss(out, x.to(out.dtype), reduction="none").flatten(1).sum(1).mean()
         opt = optimizers["ae"]
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        backward(opt, loss)
         opt.step()
         with torch.no_grad():  # running moments of the codes, for sampling
             m = self._config["code_momentum"]

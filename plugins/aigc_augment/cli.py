@@ -10,6 +10,8 @@ import argparse
 import sys
 from typing import Any
 
+from aigc_sdk.commands.data_options import add_data_options, read_data_options
+
 
 def add_parser(subparsers: Any) -> None:
     """Attach the ``augment`` command and its sub-commands to the ``aigc`` parser."""
@@ -24,8 +26,11 @@ def add_parser(subparsers: Any) -> None:
         "OUT/report.json and OUT/report.md; with --save-model also OUT/model/.",
     )
     g.add_argument(
-        "data", help="registered data set name (its train split) or a .safetensors file with x and y"
+        "source_data",
+        metavar="DATA",
+        help="registered data set name (its train split) or a .safetensors file with x and y",
     )
+    add_data_options(g)
     g.add_argument("--per-class", type=int, required=True, help="synthetic images per class")
     g.add_argument("--out", required=True, help="output directory")
     g.add_argument(
@@ -56,6 +61,7 @@ def add_parser(subparsers: Any) -> None:
     src.add_argument("--image", help="PNG/JPEG image of the model's size")
     src.add_argument("--dataset", help="take the image from this data set's test split (with --index)")
     v.add_argument("--index", type=int, default=0, help="index into --dataset's test split")
+    add_data_options(v)
     v.add_argument("--class", dest="label", type=int, help="the image's class (conditional VAEs)")
     v.add_argument("-n", "--num", type=int, default=16, help="number of variations")
     v.add_argument("--strength", type=float, default=0.5)
@@ -64,8 +70,9 @@ def add_parser(subparsers: Any) -> None:
     v.set_defaults(func=_variations)
 
 
-def _load_labelled(spec: str, split: str = "train") -> tuple[Any, Any]:
-    """``(x, y)`` from a registered data set's split or a .safetensors file (keys x/y or samples/labels)."""
+def _load_labelled(spec: str, split: str = "train", options: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """``(x, y)`` from a registered data set's split (with its ``--data`` options) or a
+    .safetensors file (keys x/y or samples/labels)."""
     if spec.endswith(".safetensors"):
         from safetensors.torch import load_file
 
@@ -76,7 +83,7 @@ def _load_labelled(spec: str, split: str = "train") -> tuple[Any, Any]:
         return x, t.get("y", t.get("labels"))
     import aigc_sdk
 
-    tensors = aigc_sdk.load_dataset(spec).load(split).tensors
+    tensors = aigc_sdk.load_dataset(spec, **(options or {})).load(split).tensors
     return tensors[0], (tensors[1] if len(tensors) > 1 else None)
 
 
@@ -114,9 +121,10 @@ def _generate(args: argparse.Namespace) -> int:
 
     if args.per_class <= 0:
         raise ValueError(f"--per-class must be a positive int, got {args.per_class}")
-    x, y = _load_labelled(args.data)
+    options = read_data_options(args)
+    x, y = _load_labelled(args.source_data, options=options)
     if y is None:
-        raise ValueError(f"{args.data} has no labels: class-conditional augmentation needs (x, y)")
+        raise ValueError(f"{args.source_data} has no labels: class-conditional augmentation needs (x, y)")
     unlabelled = None
     if args.labelled_per_class is not None:
         if args.labelled_per_class <= 0:
@@ -151,7 +159,11 @@ def _generate(args: argparse.Namespace) -> int:
     save_image_grid(torch.cat(rows), out / "grid.png", nrow=show)
     report = aug.report()
     if args.test:
-        xt, yt = _load_labelled(args.data, "test") if args.test == "split" else _load_labelled(args.test)
+        xt, yt = (
+            _load_labelled(args.source_data, "test", options)
+            if args.test == "split"
+            else _load_labelled(args.test)
+        )
         if yt is None:
             raise ValueError("--test needs labelled images")
         syn_only = aug.sample(args.per_class).tensors
@@ -206,7 +218,7 @@ def _variations(args: argparse.Namespace) -> int:
     if args.image:
         image = _read_image(args.image, shape)
     else:
-        x, y = _load_labelled(args.dataset, "test")
+        x, y = _load_labelled(args.dataset, "test", read_data_options(args))
         if not 0 <= args.index < len(x):
             raise ValueError(f"--index must be in [0, {len(x)}), got {args.index}")
         image = x[args.index]

@@ -19,6 +19,7 @@ from aigc_gan.augment import diff_augment, parse_policy
 from aigc_sdk.interfaces import GenerativeModel, ScoringDiscriminator
 from aigc_sdk.nn import build_component, choose_arch
 from aigc_sdk.specs import check_sample_count, resolve_data_spec
+from aigc_sdk.training.distributed import backward
 
 
 def default_condition(n: int, num_classes: int | None, condition: Tensor | None) -> Tensor | None:
@@ -363,7 +364,7 @@ class GAN(GenerativeModel):
         if real_cls is not None and y is not None:
             d_loss = d_loss + cfg["aux_weight"] * F.cross_entropy(real_cls, y)
         optimizers["d"].zero_grad(set_to_none=True)
-        d_loss.backward()
+        backward(optimizers["d"], d_loss)
         optimizers["d"].step()
         metrics["d_loss"] = d_loss.item()
         metrics["d_real"] = real_logits.mean().item()
@@ -376,7 +377,7 @@ class GAN(GenerativeModel):
             if fake_cls is not None and y is not None:
                 g_loss = g_loss + cfg["aux_weight"] * F.cross_entropy(fake_cls, y)
             optimizers["g"].zero_grad(set_to_none=True)
-            g_loss.backward()
+            backward(optimizers["g"], g_loss)
             optimizers["g"].step()
             # D's grads from the G pass are stale; drop them so nothing reads them.
             optimizers["d"].zero_grad(set_to_none=True)

@@ -6,6 +6,8 @@ exists for a classifier, and comparable across data sets of the same image shape
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -44,13 +46,13 @@ class RandomConvExtractor(FeatureExtractor):
         *,
         seed: int = 0,
         width: int = 32,
-        dataset: str | None = None,
+        dataset: Any = None,
         device: str | torch.device = "cpu",
     ) -> None:
         if in_channels is None and dataset is not None:
-            import aigc_sdk
+            from aigc_sdk.evaluation import resolve_provider
 
-            shape = aigc_sdk.load_dataset(dataset).sample_shape
+            shape = resolve_provider(dataset).sample_shape
             if len(shape) != 3:
                 raise ValueError(f"random-conv needs image data (C, H, W); {dataset!r} has shape {shape}")
             in_channels = int(shape[0])

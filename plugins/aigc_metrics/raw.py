@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -13,12 +15,12 @@ class RawExtractor(FeatureExtractor):
     (or by ``sample_shape``/``dataset`` when given)."""
 
     def __init__(
-        self, sample_shape: tuple[int, ...] | None = None, *, dataset: str | None = None, **_: object
+        self, sample_shape: tuple[int, ...] | None = None, *, dataset: Any = None, **_: object
     ) -> None:
         if sample_shape is None and dataset is not None:
-            import aigc_sdk
+            from aigc_sdk.evaluation import resolve_provider
 
-            sample_shape = tuple(aigc_sdk.load_dataset(dataset).sample_shape)
+            sample_shape = tuple(resolve_provider(dataset).sample_shape)
         self.sample_shape = None if sample_shape is None else tuple(sample_shape)
         self.feature_dim = 0
         if self.sample_shape is not None:

@@ -19,6 +19,7 @@ from aigc_sdk.interfaces import GenerativeModel
 from aigc_sdk.nn import build_encoder_decoder, choose_arch
 from aigc_sdk.ops import reparameterize
 from aigc_sdk.specs import check_sample_count, resolve_data_spec
+from aigc_sdk.training.distributed import backward
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 _LOG_2PI = math.log(2 * math.pi)
@@ -176,7 +177,7 @@ class VAE(GenerativeModel):
         loss = (recon + beta * kl).mean()
         opt = optimizers["vae"]
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        backward(opt, loss)
         opt.step()
         return {"loss": loss.item(), "recon": recon.mean().item(), "kl": kl.mean().item()}
 

@@ -52,3 +52,9 @@ def test_two_process_gloo_matches_single_process(tmp_path) -> None:
     assert len(params) > 4
     for k in params:
         torch.testing.assert_close(ddp[k], single[k], rtol=1e-4, atol=1e-6, msg=f"parameter {k} differs")
+
+    # Logged metrics are averaged over the ranks: the same loss as one process on the whole batch.
+    def first_loss(run: str) -> float:
+        return float(json.loads((tmp_path / run / "metrics.jsonl").read_text().splitlines()[0])["loss"])
+
+    assert first_loss("ddp") == pytest.approx(first_loss("single"), rel=1e-5)

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from aigc_sdk.cli import main
-from aigc_sdk.commands.train import parse_key_values
+from aigc_sdk.commands.data_options import parse_key_values
 from aigc_sdk.errors import UsageError
 
 
@@ -63,3 +63,58 @@ def test_sample_accepts_a_run_directory(tmp_path: Path) -> None:
     grid = tmp_path / "grid.png"
     assert main(["sample", str(out), "-n", "4", "--grid", str(grid)]) == 0  # the run dir, not DIR/model
     assert grid.stat().st_size > 0
+
+
+def test_bad_data_option_lists_the_accepted_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "train",
+            "gan",
+            "--dataset",
+            "image-folder",
+            "--data",
+            f"root={tmp_path},rot=1",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "'rot'" in err and "accepted options: mode, root" in err
+
+
+def test_eval_and_augment_take_data_options_and_a_data_config(tmp_path: Path) -> None:
+    root = _folder(tmp_path / "images")
+    config = tmp_path / "data.json"
+    config.write_text(json.dumps({"root": str(root), "size": 99}))
+    out = tmp_path / "run"
+    # --data overrides --data-config key by key
+    train = ["train", "cvae", "--dataset", "image-folder", "--data-config", str(config), "--data", "size=8"]
+    assert main([*train, "--out", str(out), "--steps", "2", "--batch-size", "4", "--no-progress"]) == 0
+    report = tmp_path / "report.json"
+    ev = ["eval", str(out), "--dataset", "image-folder", "--data", f"root={root},size=8", "--metrics", "fid"]
+    assert main([*ev, "--extractor", "raw", "--n", "10", "--json", str(report)]) == 0
+    doc = json.loads(report.read_text())
+    assert doc["dataset_options"] == {"root": str(root), "size": 8} and "fid" in doc["metrics"]
+    grid = tmp_path / "var.png"
+    var = [
+        "augment",
+        "variations",
+        str(out / "model"),
+        "--dataset",
+        "image-folder",
+        "--data-config",
+        str(config),
+    ]
+    assert main([*var, "--data", "size=8", "--class", "0", "-n", "4", "--out", str(grid)]) == 0
+    assert grid.stat().st_size > 0
+
+
+def test_bad_data_config_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    args = ["train", "gan", "--dataset", "image-folder", "--out", str(tmp_path / "r"), "--data-config"]
+    assert main([*args, str(bad)]) == 2
+    assert "must hold a JSON object" in capsys.readouterr().err
+    assert main([*args, str(tmp_path / "missing.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
