@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from aigc_datasets.base import ArrayDataset
+from aigc_datasets.base import SPLITS, ArrayDataset, stratified_split
+from aigc_datasets.lazy_images import MODES, LazyImageDataset, decode_image, image_shape
 from aigc_sdk.errors import UsageError
+from aigc_sdk.interfaces import DatasetProvider
 
 #: Where the Debian package ``dataset-fashion-mnist`` installs its idx files.
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -100,13 +102,50 @@ class FashionMnist(IdxDataset):
         )
 
 
-class ImageFolder(ArrayDataset):
+#: ``ImageFolder(stream=None)`` streams a folder holding more than this many images from disk
+#: instead of decoding them all into one float32 array (64x64 RGB: 48 KiB per image in memory).
+STREAM_THRESHOLD = 10_000
+
+
+def _list_image_folder(base: Path) -> tuple[list[str], list[Path], np.ndarray]:
+    """(classes, image files, labels) of ``base/<class>/*``; the one listing both modes use,
+    so their order and splits agree."""
+    classes = sorted(d.name for d in base.iterdir() if d.is_dir())
+    if not classes:
+        raise ValueError(f"image folder {str(base)!r} has no class subfolders")
+    files: list[Path] = []
+    labels: list[int] = []
+    for label, cls in enumerate(classes):
+        found = [f for f in sorted((base / cls).iterdir()) if f.suffix.lower() in _IMAGE_EXTS]
+        files += found
+        labels += [label] * len(found)
+    if not files:
+        raise ValueError(f"image folder {str(base)!r} holds no images ({', '.join(sorted(_IMAGE_EXTS))})")
+    return classes, files, np.asarray(labels, dtype=np.int64)
+
+
+def _different_sizes(base: Path, shapes: set[tuple[int, ...]]) -> ValueError:
+    return ValueError(f"images in {str(base)!r} have different sizes {sorted(shapes)[:3]}...; pass size=")
+
+
+class ImageFolder(DatasetProvider):
     """Images in class subfolders (``root/<class>/*.png``); classes are the sorted folder names.
 
     Args:
         root: the directory.
         size: resize every image to ``(size, size)``; without it all images must share one size.
         mode: ``"L"`` (grey) or ``"RGB"``.
+        stream: ``False`` decodes every image into one float32 array at construction;
+            ``True`` keeps only the file paths and decodes each image when it is accessed
+            (:meth:`load` then returns a :class:`~aigc_datasets.lazy_images.LazyImageDataset`,
+            memory stays a few dozen bytes per image); ``None`` (default) streams when the folder
+            holds more than :data:`STREAM_THRESHOLD` (10,000) images. Both give the same tensors
+            and the same splits.
+        test_fraction: share of each class held out as the ``test`` split.
+        seed: seed of the stratified split.
+
+    Without ``size``, images of different sizes raise a ValueError at construction (in stream
+    mode from the file headers, without decoding).
     """
 
     def __init__(
@@ -115,54 +154,87 @@ class ImageFolder(ArrayDataset):
         *,
         size: int | None = None,
         mode: str = "L",
+        stream: bool | None = None,
         test_fraction: float = 0.2,
         seed: int = 0,
     ) -> None:
-        from PIL import Image, UnidentifiedImageError
-
-        from aigc_sdk.errors import CorruptFileError
-
-        if mode not in ("L", "RGB"):
+        if mode not in MODES:
             raise ValueError(f"mode must be 'L' or 'RGB', got {mode!r}")
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
             raise ValueError(f"size must be a positive int or None, got {size!r}")
+        if stream is not None and not isinstance(stream, bool):
+            raise ValueError(f"stream must be true, false or None (auto), got {stream!r}")
         base = Path(root)
         if not base.is_dir():
             raise FileNotFoundError(f"image folder {str(base)!r} does not exist")
-        classes = sorted(d.name for d in base.iterdir() if d.is_dir())
-        if not classes:
-            raise ValueError(f"image folder {str(base)!r} has no class subfolders")
-        images, labels = [], []
-        for label, cls in enumerate(classes):
-            for f in sorted((base / cls).iterdir()):
-                if f.suffix.lower() in _IMAGE_EXTS:
-                    try:
-                        with Image.open(f) as raw:
-                            im = raw.convert(mode)
-                            if size is not None:
-                                im = im.resize((size, size), Image.Resampling.BILINEAR)
-                            images.append(np.asarray(im, dtype=np.float32) / 255.0)
-                    except (UnidentifiedImageError, OSError, SyntaxError) as exc:  # PIL: broken files
-                        reason = " ".join(str(exc).split()) or type(exc).__name__
-                        raise CorruptFileError(f"image {str(f)!r} cannot be read: {reason}") from None
-                    labels.append(label)
-        if not images:
-            raise ValueError(f"image folder {str(base)!r} holds no images ({', '.join(sorted(_IMAGE_EXTS))})")
-        shapes = {im.shape for im in images}
-        if len(shapes) > 1:
-            raise ValueError(
-                f"images in {str(base)!r} have different sizes {sorted(shapes)[:3]}...; pass size="
-            )
-        x = np.stack(images)
-        x = x[:, None] if mode == "L" else x.transpose(0, 3, 1, 2)
+        classes, files, labels = _list_image_folder(base)
         self.classes = classes
-        super().__init__(
-            base.name or "images",
-            x,
-            np.asarray(labels),
-            num_classes=len(classes),
-            test_fraction=test_fraction,
-            seed=seed,
+        self.name = base.name or "images"
+        self.num_classes: int | None = len(classes)
+        self.test_fraction, self.seed = test_fraction, seed
+        self._n = len(files)
+        self.stream = len(files) > STREAM_THRESHOLD if stream is None else stream
+        self._arrays: ArrayDataset | None = None
+        self._lazy: LazyImageDataset | None = None
+        channels = 1 if mode == "L" else 3
+        if self.stream:
+            if size is None:
+                shapes = {image_shape(f, mode) for f in files}
+                if len(shapes) > 1:
+                    raise _different_sizes(base, shapes)
+                height, width = next(iter(shapes))[:2]
+            else:
+                height = width = size
+            self._lazy = LazyImageDataset(
+                [str(f) for f in files], labels, mode=mode, size=size, sample_shape=(channels, height, width)
+            )
+            self.sample_shape: tuple[int, ...] = self._lazy.sample_shape
+            self._train_idx, self._test_idx = stratified_split(labels, len(files), test_fraction, seed)
+        else:
+            images = [decode_image(f, mode, size) for f in files]
+            shapes = {im.shape for im in images}
+            if len(shapes) > 1:
+                raise _different_sizes(base, shapes)
+            x = np.stack(images)
+            del images  # the stacked copy is all that is kept
+            x = x[:, None] if mode == "L" else x.transpose(0, 3, 1, 2)
+            self._arrays = ArrayDataset(
+                self.name, x, labels, num_classes=len(classes), test_fraction=test_fraction, seed=seed
+            )
+            self.sample_shape = self._arrays.sample_shape
+            self._train_idx, self._test_idx = self._arrays._train_idx, self._arrays._test_idx
+
+    @property
+    def x(self) -> torch.Tensor:
+        """All images as one ``(N, C, H, W)`` tensor (in-memory mode only)."""
+        if self._arrays is None:
+            raise AttributeError("a streaming ImageFolder holds no image array (use load(split)[i])")
+        return self._arrays.x
+
+    @property
+    def y(self) -> torch.Tensor:
+        """All labels as one ``(N,)`` int64 tensor (in-memory mode only)."""
+        if self._arrays is None:
+            raise AttributeError("a streaming ImageFolder holds no label tensor (use load(split)[i])")
+        assert self._arrays.y is not None
+        return self._arrays.y
+
+    def load(self, split: str = "train") -> Any:
+        """Return the ``train``, ``test`` or ``all`` split: a TensorDataset in memory, a
+        :class:`~aigc_datasets.lazy_images.LazyImageDataset` when streaming; items are ``(x, y)``."""
+        if self._arrays is not None:
+            return self._arrays.load(split)
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        assert self._lazy is not None
+        if split == "all":
+            return self._lazy
+        return self._lazy.subset(self._train_idx if split == "train" else self._test_idx)
+
+    def __repr__(self) -> str:
+        return (
+            f"ImageFolder(name={self.name!r}, n={self._n}, sample_shape={self.sample_shape}, "
+            f"num_classes={self.num_classes}, stream={self.stream})"
         )
 
 

@@ -56,3 +56,12 @@ class TestImageFolder(_WithFixtureFiles):
                 pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
                 Image.fromarray(pixels).save(root / label / f"{i}.png")
         return {"root": str(root), "mode": "RGB"}
+
+
+class TestImageFolderStreaming(TestImageFolder):
+    """The same folder read lazily: splits are LazyImageDatasets decoding files on access."""
+
+    options = {}
+
+    def write(self, root: Path) -> dict[str, Any]:
+        return {**super().write(root), "stream": True}
