@@ -354,6 +354,7 @@ def _evaluate(
     import torch
 
     import aigc_sdk
+    from aigc_sdk.interfaces import split_tensors
 
     check_int("batch_size", batch_size, minimum=1)
     check_int("iwae_k", iwae_k, minimum=1)
@@ -376,9 +377,9 @@ def _evaluate(
 
     real_x = None
     if any(k == "features" for k in kinds.values()):
-        real_x = provider.load(real_split).tensors[0]
+        real = provider.load(real_split)
         g = torch.Generator().manual_seed(seed)
-        real_x = real_x[torch.randperm(real_x.shape[0], generator=g)[:n]]
+        real_x = split_tensors(real, torch.randperm(len(real), generator=g)[:n])[0]
 
     report: dict[str, Any] = {
         **source,
@@ -472,13 +473,15 @@ def _likelihood(
     import torch
 
     import aigc_sdk
+    from aigc_sdk.interfaces import split_tensors
 
-    tensors = provider.load("test").tensors
+    test = provider.load("test")
     g = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(tensors[0].shape[0], generator=g)[:n]
-    x = tensors[0][idx]
+    idx = torch.randperm(len(test), generator=g)[:n]
+    tensors = split_tensors(test, idx)
+    x = tensors[0]
     conditional = _num_classes(model) is not None
-    y = tensors[1][idx] if conditional and len(tensors) > 1 else None
+    y = tensors[1] if conditional and len(tensors) > 1 else None
     if conditional and y is None:
         raise ValueError(f"metric {name!r} on a class-conditional model needs a labelled data set")
     ev = aigc_sdk.get_evaluator(name, model=model, k=k, seed=seed)

@@ -199,8 +199,10 @@ class FeatureExtractor(abc.ABC):
 class DatasetProvider(abc.ABC):
     """An offline data set with deterministic splits.
 
-    :meth:`load` returns a ``torch.utils.data.TensorDataset`` of ``(x,)`` or ``(x, y)``;
-    images are ``(N, C, H, W)`` floats in ``[0, 1]``.
+    :meth:`load` returns a map-style ``torch.utils.data.Dataset`` whose items are ``(x,)`` or
+    ``(x, y)``: a ``TensorDataset`` for data held in memory, or one that decodes on access (a
+    streaming image folder). Images are ``(C, H, W)`` floats in ``[0, 1]``. Code that needs
+    stacked tensors uses :func:`split_tensors`.
     """
 
     name: str
@@ -210,8 +212,30 @@ class DatasetProvider(abc.ABC):
     num_classes: int | None = None
 
     @abc.abstractmethod
-    def load(self, split: str = "train") -> torch.utils.data.TensorDataset:
+    def load(self, split: str = "train") -> torch.utils.data.Dataset[Any]:
         """Return the ``"train"``, ``"test"`` or ``"all"`` split."""
+
+
+def split_tensors(data: torch.utils.data.Dataset[Any], indices: Any = None) -> tuple[torch.Tensor, ...]:
+    """The fields of a split as stacked tensors, e.g. ``(x, y)``; only the items at ``indices``
+    (a sequence or tensor of ints) when given.
+
+    A ``TensorDataset`` gives its own tensors (indexed); any other map-style data set, such as a
+    streaming image folder that decodes files on access, has its items decoded and stacked, so
+    pass ``indices`` to keep memory to what you use.
+    """
+    if isinstance(data, torch.utils.data.TensorDataset):
+        tensors = tuple(data.tensors)
+        return tensors if indices is None else tuple(t[torch.as_tensor(indices)] for t in tensors)
+    order = range(len(data)) if indices is None else [int(i) for i in indices]  # type: ignore[arg-type]
+    items = [data[i] for i in order]
+    if not items:
+        raise ValueError("the split is empty")
+    fields = items[0] if isinstance(items[0], (tuple, list)) else (items[0],)
+    return tuple(
+        torch.stack([torch.as_tensor(it[f] if isinstance(it, (tuple, list)) else it) for it in items])
+        for f in range(len(fields))
+    )
 
 
 class UseCase(abc.ABC):
@@ -239,4 +263,5 @@ __all__ = [
     "Generator",
     "ScoringDiscriminator",
     "UseCase",
+    "split_tensors",
 ]

@@ -38,6 +38,8 @@ _TRAINER_KEYS = {
     "compile",
     "channels_last",
     "tensorboard",
+    "data_parallel",
+    "sync_batchnorm",
 }
 
 #: Quality metrics where higher is better (--early-stop picks mode="max" for them).
@@ -151,6 +153,15 @@ def add_parser(subparsers: Any) -> None:
         "--stop-on-collapse", action="store_true", help="stop training instead of warning (with --min-recall)"
     )
     p.add_argument("--nproc", type=int, default=1, help="data-parallel processes (launched with torchrun)")
+    p.add_argument(
+        "--data-parallel",
+        choices=["ddp", "allreduce"],
+        default=None,
+        help="ddp (default): DistributedDataParallel per network; allreduce: one all-reduce per step",
+    )
+    p.add_argument(
+        "--sync-batchnorm", action="store_true", help="BatchNorm statistics over all ranks (CUDA only)"
+    )
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -276,6 +287,7 @@ def run(args: argparse.Namespace) -> int:
         ("min_lr_ratio", args.min_lr_ratio),
         ("num_workers", args.workers),
         ("log_every", args.log_every),
+        ("data_parallel", args.data_parallel),
     ):
         if value is not None:
             trainer_cfg[key] = value
@@ -284,6 +296,7 @@ def run(args: argparse.Namespace) -> int:
         ("compile", args.compile),
         ("channels_last", args.channels_last),
         ("tensorboard", args.tensorboard),
+        ("sync_batchnorm", args.sync_batchnorm),
     ):
         if flag:
             trainer_cfg[key] = True

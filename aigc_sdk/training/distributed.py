@@ -1,20 +1,30 @@
 """Data-parallel training over ``torch.distributed`` (gloo on CPU, nccl on CUDA).
 
-Processes are started by ``torchrun`` (or ``aigc train ... --nproc N``, which runs
-torchrun for you). Each rank takes its slice of the same global batch, and gradients are
-averaged across ranks just before every ``optimizer.step()`` by :class:`ManagedOptimizer`;
-that works for models with several optimizers (GANs) without wrapping modules in DDP.
-Logged metrics are averaged across ranks (:func:`reduce_metrics`).
+Processes are started by ``torchrun`` (or ``aigc train ... --nproc N``, which runs torchrun
+for you). Each rank takes its slice of the same global batch. By default every trainable
+sub-network of the model (a GAN's generator and discriminator, a VAE's encoder and decoder)
+is wrapped in :class:`~torch.nn.parallel.DistributedDataParallel` in place
+(:func:`wrap_networks`), so gradients are all-reduced in buckets while backward still runs.
+``data_parallel="allreduce"`` instead averages all gradients in one flat all-reduce just
+before each ``optimizer.step()`` (:class:`ManagedOptimizer`), for models that call their
+networks through methods other than ``forward``. Logged metrics are averaged across ranks
+(:func:`reduce_metrics`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+#: ``Trainer(data_parallel=...)`` modes.
+DATA_PARALLEL_MODES = ("ddp", "allreduce")
 
 
 @dataclass(frozen=True)
@@ -189,6 +199,118 @@ def reduce_metrics(metrics: dict[str, float], world_size: int) -> dict[str, floa
     values = torch.tensor([metrics[k] for k in keys], dtype=torch.float64)
     dist.all_reduce(values)
     return {k: float(v) / world_size for k, v in zip(keys, values.tolist(), strict=True)}
+
+
+class NetworkDDP(DistributedDataParallel):
+    """DistributedDataParallel over one sub-network, kept under the model's attribute.
+
+    Calls go through ``forward`` (which is what lets DDP synchronise gradients). Plain
+    attributes of the network (``latent_dim``, ``num_classes``, ...) stay readable; its other
+    methods do not, because calling them would skip the gradient synchronisation silently.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            value = getattr(self.module, name)
+            if callable(value):
+                raise AttributeError(
+                    f"{type(self.module).__name__}.{name}() is not reachable under DistributedDataParallel "
+                    "(only forward() synchronises gradients); train this model with "
+                    "data_parallel='allreduce' (CLI --data-parallel allreduce)"
+                ) from None
+            return value
+
+
+@dataclass(frozen=True)
+class WrappedNetwork:
+    """A network :func:`wrap_networks` put inside DDP: where it lives and what to restore."""
+
+    attribute: str
+    network: torch.nn.Module
+    batchnorm_types: dict[str, type[torch.nn.Module]]
+
+
+def _no_forward_buffer_sync() -> dict[str, Any]:
+    """DDP's switch for "no buffer broadcast on forward", under its current or older name."""
+    import inspect
+
+    params = inspect.signature(DistributedDataParallel.__init__).parameters
+    return (
+        {"forward_sync_buffers": False} if "forward_sync_buffers" in params else {"broadcast_buffers": False}
+    )
+
+
+def wrap_networks(
+    model: torch.nn.Module, device: torch.device, *, sync_batchnorm: bool = False
+) -> list[WrappedNetwork]:
+    """Wrap each trainable direct child of ``model`` in :class:`NetworkDDP`, in place.
+
+    Returns the records :func:`unwrap_networks` and :func:`plain_networks` take. Buffers are not
+    broadcast (BatchNorm statistics stay per rank, unless ``sync_batchnorm`` converts
+    BatchNorm layers to SyncBatchNorm, which needs CUDA), so a forward pass on one rank alone,
+    such as rank 0 drawing a sample grid, never waits for the others.
+    """
+    if sync_batchnorm and device.type == "cpu":
+        raise ValueError(
+            "sync_batchnorm=True needs CUDA devices (torch's SyncBatchNorm has no CPU kernel); "
+            "train without it on CPU (BatchNorm statistics are then per rank)"
+        )
+    wrapped = []
+    for name, child in list(model.named_children()):
+        if not any(p.requires_grad for p in child.parameters()):
+            continue  # e.g. a GAN's EMA generator
+        types = _batchnorm_types(child)
+        net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(child) if sync_batchnorm else child
+        ids = None
+        if device.type == "cuda":
+            ids = [device.index if device.index is not None else torch.cuda.current_device()]
+        setattr(model, name, NetworkDDP(net, device_ids=ids, **_no_forward_buffer_sync()))
+        wrapped.append(WrappedNetwork(name, net, types))
+    return wrapped
+
+
+def unwrap_networks(model: torch.nn.Module, wrapped: list[WrappedNetwork]) -> None:
+    """Put the plain networks back (SyncBatchNorm layers become BatchNorm again)."""
+    for w in wrapped:
+        setattr(model, w.attribute, revert_sync_batchnorm(w.network, w.batchnorm_types))
+
+
+@contextmanager
+def plain_networks(model: torch.nn.Module, wrapped: list[WrappedNetwork]) -> Iterator[None]:
+    """Within the block the model holds its plain networks (state-dict keys without ``module.``)."""
+    held = [(w.attribute, getattr(model, w.attribute)) for w in wrapped]
+    for w in wrapped:
+        setattr(model, w.attribute, w.network)
+    try:
+        yield
+    finally:
+        for name, ddp in held:
+            setattr(model, name, ddp)
+
+
+def _batchnorm_types(module: torch.nn.Module) -> dict[str, type[torch.nn.Module]]:
+    """Qualified name -> class of every BatchNorm layer (SyncBatchNorm conversion forgets it)."""
+    return {
+        n: type(m) for n, m in module.named_modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+    }
+
+
+def revert_sync_batchnorm(
+    module: torch.nn.Module, types: dict[str, type[torch.nn.Module]], prefix: str = ""
+) -> torch.nn.Module:
+    """Replace SyncBatchNorm layers by their original BatchNorm classes, same parameters and buffers."""
+    if isinstance(module, torch.nn.SyncBatchNorm):
+        cls = types.get(prefix, torch.nn.BatchNorm2d)
+        bn = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats)
+        bn.load_state_dict(module.state_dict())
+        return bn.train(module.training).to(
+            module.running_mean.device if module.running_mean is not None else "cpu"
+        )
+    for name, child in list(module.named_children()):
+        setattr(module, name, revert_sync_batchnorm(child, types, f"{prefix}.{name}" if prefix else name))
+    return module
 
 
 def cleanup() -> None:

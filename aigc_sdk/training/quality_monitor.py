@@ -198,9 +198,11 @@ class QualityMonitor(Callback):
         source = provider if self.dataset_options else self.dataset
         self._extractor = aigc_sdk.get_feature_extractor(self.extractor_spec, dataset=source)
         self.sample_shape = tuple(provider.sample_shape)
-        x = provider.load(self.real_split).tensors[0]
+        from aigc_sdk.interfaces import split_tensors
+
+        real = provider.load(self.real_split)
         g = torch.Generator().manual_seed(self.seed)
-        x = x[torch.randperm(x.shape[0], generator=g)[: self.n]]
+        x = split_tensors(real, torch.randperm(len(real), generator=g)[: self.n])[0]
         if x.shape[0] < 6:
             raise ValueError(
                 f"real_split {self.real_split!r} has {x.shape[0]} samples; QualityMonitor needs >= 6"

@@ -34,11 +34,16 @@ from aigc_sdk.interfaces import DatasetProvider, GenerativeModel
 from aigc_sdk.training import checkpoint as ckpt
 from aigc_sdk.training.callbacks import MetricsLogger
 from aigc_sdk.training.distributed import (
+    DATA_PARALLEL_MODES,
     DistInfo,
     ManagedOptimizer,
+    WrappedNetwork,
     broadcast_module,
     init_from_env,
+    plain_networks,
     reduce_metrics,
+    unwrap_networks,
+    wrap_networks,
 )
 from aigc_sdk.training.rng import capture_rng_state, restore_rng_state, seed_everything, set_deterministic
 from aigc_sdk.training.schedules import check_schedule, lr_factor
@@ -184,6 +189,11 @@ class Trainer:
             of ``torch.compile`` options such as ``{"mode": "max-autotune"}``).
         channels_last: keep image tensors and conv weights in channels-last memory format
             (faster convolutions on recent GPUs and on CPUs with oneDNN).
+        data_parallel: with several processes (torchrun), ``"ddp"`` (default) wraps each trainable
+            sub-network in DistributedDataParallel (bucketed all-reduce overlapped with backward);
+            ``"allreduce"`` averages gradients in one all-reduce before each optimizer step, for
+            models that call their networks through methods other than ``forward``.
+        sync_batchnorm: with ``"ddp"``, use batch statistics over all ranks (SyncBatchNorm; CUDA only).
         tensorboard: also log metrics to TensorBoard under ``out_dir/tensorboard`` (needs
             ``pip install aigc-sdk[tensorboard]``).
         callbacks: objects with lifecycle methods (see :mod:`aigc_sdk.hookspecs`).
@@ -236,6 +246,8 @@ class Trainer:
         compile: bool | Mapping[str, Any] = False,
         channels_last: bool = False,
         tensorboard: bool = False,
+        data_parallel: str = "ddp",
+        sync_batchnorm: bool = False,
     ) -> None:
         if not isinstance(model, GenerativeModel):
             raise ValueError(f"model must be a GenerativeModel, got {type(model).__name__}")
@@ -255,6 +267,10 @@ class Trainer:
         for flag, value in (("channels_last", channels_last), ("tensorboard", tensorboard)):
             if not isinstance(value, bool):
                 raise ValueError(f"{flag} must be True or False, got {value!r}")
+        if data_parallel not in DATA_PARALLEL_MODES:
+            raise ValueError(f"data_parallel must be one of {DATA_PARALLEL_MODES}, got {data_parallel!r}")
+        if not isinstance(sync_batchnorm, bool):
+            raise ValueError(f"sync_batchnorm must be True or False, got {sync_batchnorm!r}")
         if pin_memory is not None and not isinstance(pin_memory, bool):
             raise ValueError(f"pin_memory must be True, False or None, got {pin_memory!r}")
         if not isinstance(compile, (bool, Mapping)):
@@ -296,6 +312,8 @@ class Trainer:
         self.lr_schedule, self.warmup_steps, self.min_lr_ratio = lr_schedule, warmup_steps, min_lr_ratio
         self.num_workers, self.pin_memory, self.prefetch_factor = num_workers, pin_memory, prefetch_factor
         self.compile, self.channels_last, self.tensorboard = compile, channels_last, tensorboard
+        self.data_parallel, self.sync_batchnorm = data_parallel, sync_batchnorm
+        self._wrapped: list[WrappedNetwork] = []  # networks inside DDP during fit()
         self.scaler: torch.amp.GradScaler | None = None
         self.stop_reason: str | None = None
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -448,16 +466,17 @@ class Trainer:
         }
         if self.scaler is not None:
             state["grad_scaler"] = {k: v for k, v in self.scaler.state_dict().items() if k != "_enabled"}
-        path = ckpt.save_checkpoint(
-            self.checkpoint_dir,
-            self.step,
-            self.model,
-            self.optimizers,
-            state,
-            rng_tensors,
-            keep_last=self.keep_last,
-            model_name=self.model_name,
-        )
+        with plain_networks(self.model, self._wrapped):  # weights saved under their own names
+            path = ckpt.save_checkpoint(
+                self.checkpoint_dir,
+                self.step,
+                self.model,
+                self.optimizers,
+                state,
+                rng_tensors,
+                keep_last=self.keep_last,
+                model_name=self.model_name,
+            )
         self.last_checkpoint = path
         self._emit("on_checkpoint_saved", step=self.step, path=str(path))
         return path
@@ -763,6 +782,9 @@ class Trainer:
             self._claim_out_dir(path)  # refuses another run's directory before writing anything
         if path is not None:
             self._restore(path)
+        self._wrapped = []
+        if self.dist.enabled and self.data_parallel == "ddp":
+            self._wrapped = wrap_networks(self.model, self.device, sync_batchnorm=self.sync_batchnorm)
         if self.out_dir is not None and self.dist.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             assert self.checkpoint_dir is not None
@@ -798,7 +820,7 @@ class Trainer:
         managed = {
             k: ManagedOptimizer(
                 o,
-                world_size=self.dist.world_size,
+                world_size=1 if self._wrapped else self.dist.world_size,  # DDP has synchronised already
                 grad_clip=self.grad_clip,
                 scaler=self.scaler,
                 accumulate=self.accumulate,
@@ -862,6 +884,9 @@ class Trainer:
         finally:
             bar.close()
             batches.close()  # shuts DataLoader workers down
+            if self._wrapped:
+                unwrap_networks(self.model, self._wrapped)  # the caller gets its plain model back
+                self._wrapped = []
         done = self.step - start_step
         out = {
             **self.last_metrics,

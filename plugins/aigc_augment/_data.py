@@ -8,13 +8,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
-from aigc_sdk.interfaces import DatasetProvider
+from aigc_sdk.interfaces import DatasetProvider, split_tensors
 
 
 def _tensors(data: Any, what: str) -> tuple[Tensor, ...]:
     """The tensors behind a TensorDataset, a provider's train split, a tuple or a single tensor."""
     if isinstance(data, DatasetProvider):
-        data = data.load("train")
+        return split_tensors(data.load("train"))  # a streaming folder is decoded here
     if isinstance(data, TensorDataset):
         return tuple(data.tensors)
     if isinstance(data, Tensor):

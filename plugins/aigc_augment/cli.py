@@ -82,8 +82,9 @@ def _load_labelled(spec: str, split: str = "train", options: dict[str, Any] | No
             raise ValueError(f"{spec} holds no 'x' (or 'samples') tensor; it has {sorted(t)}")
         return x, t.get("y", t.get("labels"))
     import aigc_sdk
+    from aigc_sdk.interfaces import split_tensors
 
-    tensors = aigc_sdk.load_dataset(spec, **(options or {})).load(split).tensors
+    tensors = split_tensors(aigc_sdk.load_dataset(spec, **(options or {})).load(split))
     return tensors[0], (tensors[1] if len(tensors) > 1 else None)
 
 

@@ -103,7 +103,9 @@ class ClassifierNet(nn.Module):
 
 
 def _split(provider: DatasetProvider, split: str) -> tuple[Tensor, Tensor]:
-    tensors = provider.load(split).tensors
+    from aigc_sdk.interfaces import split_tensors
+
+    tensors = split_tensors(provider.load(split))  # a streaming split is decoded whole here
     if len(tensors) < 2:
         raise ValueError(f"data set {provider.name!r} has no labels; the classifier extractor needs (x, y)")
     return tensors[0].float(), tensors[1].long()

@@ -118,3 +118,17 @@ def test_bad_data_config_is_a_usage_error(tmp_path: Path, capsys: pytest.Capture
     assert "must hold a JSON object" in capsys.readouterr().err
     assert main([*args, str(tmp_path / "missing.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_streaming_folder_evaluates_like_an_in_memory_one(tmp_path: Path) -> None:
+    root = _folder(tmp_path / "images")
+    out = tmp_path / "run"
+    train = ["train", "cgan", "--dataset", "image-folder", "--data", f"root={root},size=8,stream=true"]
+    assert main([*train, "--out", str(out), "--steps", "2", "--batch-size", "4", "--no-progress"]) == 0
+    values = []
+    for stream in ("true", "false"):
+        report = tmp_path / f"{stream}.json"
+        ev = ["eval", str(out), "--dataset", "image-folder", "--data", f"root={root},size=8,stream={stream}"]
+        assert main([*ev, "--metrics", "fid,cas", "--n", "10", "--json", str(report)]) == 0
+        values.append(json.loads(report.read_text())["metrics"])
+    assert values[0] == values[1]
