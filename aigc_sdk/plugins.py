@@ -312,21 +312,30 @@ class PluginHost:
         finally:
             _running_plugin.reset(token)
 
+    def _start_wrapper(
+        self, plugin: str, hook: str, function: Callable[..., Any], args: tuple[Any, ...], kind: str
+    ) -> Generator[None, Any, Any] | None:
+        """Run a wrapper implementation up to its ``yield``; None (and the failure recorded) if it raised."""
+        if self.trace:
+            log.warning("trace: %s(%s) [%s]", hook, plugin, kind)
+        try:
+            gen = self._run_as(plugin, lambda: function(*args))
+            self._run_as(plugin, lambda: next(gen))
+        except BaseException as exc:
+            if not _contained(exc):
+                raise
+            self._failed(plugin, hook, exc)
+            return None
+        return gen
+
     def _guard_wrapper(self, plugin: str, hook: str, function: Callable[..., Any]) -> Callable[..., Any]:
         """Guard a new-style ``wrapper=True`` implementation: a failing wrapper becomes a
         pass-through, and the result (or error) of the inner calls goes on unchanged."""
 
         def guarded(*args: Any) -> Generator[None, Any, Any]:
-            if self.trace:
-                log.warning("trace: %s(%s) [wrapper]", hook, plugin)
-            try:
-                gen = self._run_as(plugin, lambda: function(*args))
-                self._run_as(plugin, lambda: next(gen))
-            except BaseException as exc:
-                if not _contained(exc):
-                    raise
-                self._failed(plugin, hook, exc)
-                return (yield)
+            gen = self._start_wrapper(plugin, hook, function, args, "wrapper")
+            if gen is None:
+                return (yield)  # failed before its yield: pass the inner result through
             try:
                 inner = yield
             except BaseException as inner_exc:
@@ -361,16 +370,9 @@ class PluginHost:
         """Guard an old-style ``hookwrapper=True`` implementation (it sees a pluggy Result)."""
 
         def guarded(*args: Any) -> Generator[None, Any, None]:
-            if self.trace:
-                log.warning("trace: %s(%s) [hookwrapper]", hook, plugin)
-            try:
-                gen = self._run_as(plugin, lambda: function(*args))
-                self._run_as(plugin, lambda: next(gen))
-            except BaseException as exc:
-                if not _contained(exc):
-                    raise
-                self._failed(plugin, hook, exc)
-                yield
+            gen = self._start_wrapper(plugin, hook, function, args, "hookwrapper")
+            if gen is None:
+                yield  # failed before its yield: let the inner calls run unchanged
                 return
             outcome = yield
             try:
