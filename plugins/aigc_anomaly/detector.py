@@ -12,6 +12,8 @@ Recipe (each step measured on the Shuttle protocol, see ``docs/usecases.md``):
 
 Higher scores are more anomalous; :meth:`Detector.predict` flags the ``contamination``
 fraction of training scores.
+
+On a DataFrame, label and ID columns are not features: see :mod:`aigc_anomaly.columns`.
 """
 
 from __future__ import annotations
@@ -26,9 +28,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from aigc_anomaly.columns import ColumnRoles, align_columns, is_frame, split_columns
 from aigc_anomaly.networks import TabularAutoEncoder
 from aigc_anomaly.preprocessing import Preprocessor
 from aigc_anomaly.whitening import RobustGaussian
+
+# The SDK has no shared thread-count helper; this one (set for the block, restore the previous
+# value, None = leave alone) is the augment plugin's, reused rather than copied a third time.
+from aigc_augment.augmenter import _threads as torch_threads
 from aigc_sdk.interfaces import UseCase
 
 FORMAT = "aigc-anomaly-detector"
@@ -39,6 +46,25 @@ def _positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return int(value)
+
+
+def _threads_arg(num_threads: Any) -> int | None:
+    """``num_threads`` checked: None (leave torch's setting alone) or a positive int."""
+    return None if num_threads is None else _positive_int(num_threads, "num_threads")
+
+
+def _binary_labels(column: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(row mask, 0/1 labels)`` of a label column's non-missing rows when it is 0/1 (or bool)
+    with both classes present, else None (multi-class or other codings get no metrics)."""
+    values = column.to_numpy()
+    mask = ~np.asarray(column.isna().to_numpy(), dtype=bool)
+    try:
+        present = set(np.unique(values[mask]).tolist()) if mask.any() else set()
+    except TypeError:  # mixed types that do not sort: not a 0/1 label
+        return None
+    if len(present) != 2 or not present <= {0, 1}:
+        return None
+    return mask, values[mask].astype(np.int64)
 
 
 class Detector(UseCase):
@@ -55,6 +81,10 @@ class Detector(UseCase):
         score_space: ``"residual"`` (default), ``"joint"`` (residual + code) or ``"latent"``.
         scaling, nan_policy, clip: see :class:`aigc_anomaly.preprocessing.Preprocessor`.
         seed: makes fit and score bitwise reproducible on CPU (same thread count).
+
+    ``fit``, ``score``, ``predict`` and ``evaluate`` take ``num_threads=N`` to run with ``N``
+    torch intra-op threads, restoring the previous count afterwards (the setting is
+    process-wide while the call runs).
     """
 
     name: ClassVar[str] = "anomaly"
@@ -105,6 +135,7 @@ class Detector(UseCase):
         self.net: TabularAutoEncoder | None = None
         self.gaussian: RobustGaussian | None = None
         self.threshold: float | None = None
+        self.column_roles = ColumnRoles(features=[])  # filled by a fit on a DataFrame
         self._report: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ training
@@ -147,16 +178,59 @@ class Detector(UseCase):
             return resid
         return code if space == "latent" else torch.cat([resid, code], dim=1)
 
-    def fit(self, data: Any, **options: Any) -> Detector:
+    def fit(
+        self,
+        data: Any,
+        *,
+        label_column: str | None = None,
+        id_columns: str | list[str] | None = None,
+        exclude: str | list[str] | None = None,
+        detect_columns: bool = True,
+        num_threads: int | None = None,
+        **options: Any,
+    ) -> Detector:
         """Fit on unlabelled training data ``(N, D)`` (DataFrame/array/tensor) or images ``(N, C, H, W)``.
 
-        ``options`` may override constructor settings (e.g. ``epochs=5``).
+        Args:
+            data: the training rows.
+            label_column: a DataFrame column holding ground truth (kept out of the features;
+                when it is 0/1 the report gets ``train_evaluation`` with ROC-AUC and AP).
+            id_columns: DataFrame column(s) identifying rows, kept out of the features.
+            exclude: further DataFrame column(s) to keep out of the features.
+            detect_columns: also leave out columns that look like labels or IDs, with an
+                :class:`~aigc_anomaly.columns.ExcludedColumnsWarning` naming them.
+            num_threads: torch intra-op threads for the fit (restored afterwards).
+            **options: override constructor settings (e.g. ``epochs=5``).
+
+        The excluded columns are saved with the detector, so scoring drops them too.
         """
         unknown = set(options) - set(self.config)
         if unknown:
             raise ValueError(f"unknown options {sorted(unknown)}; valid: {sorted(self.config)}")
+        threads = _threads_arg(num_threads)
+        declared = label_column is not None or id_columns is not None or exclude is not None
+        if declared and not is_frame(data):
+            raise ValueError(
+                "fit: label_column=, id_columns= and exclude= need a DataFrame (named columns), "
+                f"got {type(data).__name__}"
+            )
         if options:
             self.__init__(**{**self.config, **options})  # type: ignore[misc]  # re-validate
+        roles = ColumnRoles(features=[])
+        if is_frame(data):
+            roles = split_columns(
+                data, label_column=label_column, id_columns=id_columns, exclude=exclude, detect=detect_columns
+            )
+            by_name = {str(c): c for c in data.columns}
+            labels = _binary_labels(data[by_name[roles.label]]) if roles.label else None
+            data = data[[by_name[c] for c in roles.features]]
+        else:
+            labels = None
+        with torch_threads(threads):
+            self._fit(data, roles, labels)
+        return self
+
+    def _fit(self, data: Any, roles: ColumnRoles, labels: tuple[np.ndarray, np.ndarray] | None) -> None:
         c = self.config
         t0 = time.perf_counter()
         x = torch.from_numpy(self.preprocessor.fit(data))
@@ -174,6 +248,7 @@ class Detector(UseCase):
         self.gaussian = RobustGaussian(keep=1.0 - c["trim"] if c["trim"] > 0 else 0.9).fit(self._features(x))
         train_scores = self.gaussian.score(self._features(x))
         self.threshold = float(torch.quantile(train_scores, 1.0 - c["contamination"]))
+        self.column_roles = roles
         self._report = {
             "use_case": self.name,
             "config": dict(c),
@@ -186,31 +261,75 @@ class Detector(UseCase):
             "fit_seconds": time.perf_counter() - t0,
             "torch_threads": torch.get_num_threads(),
         }
-        return self
+        if self.preprocessor.columns is not None:
+            self._report["columns"] = {
+                "features": list(self.preprocessor.columns),
+                **roles.metadata(),
+                "auto_excluded": dict(roles.reasons),
+            }
+        if labels is not None:
+            # The labels never reach the training; this is the unsupervised detector measured on
+            # its own training rows, with the same keys as evaluate()'s "evaluation".
+            rows, y = labels
+            metrics = anomaly_metrics(train_scores.numpy()[rows], y)
+            self._report["train_evaluation"] = {
+                **metrics,
+                "n": len(y),
+                "anomaly_rate": float(y.mean()),
+                "label_column": roles.label,
+            }
 
     # ------------------------------------------------------------------ inference
     def _check_fitted(self) -> None:
         if self.net is None or self.gaussian is None:
             raise RuntimeError("Detector is not fitted; call fit(X) or Detector.load(dir) first")
 
+    def _matrix(self, data: Any, where: str) -> Tensor:
+        """Scaled float32 rows of ``data``: a DataFrame is first matched to the fitted columns."""
+        fitted = self.preprocessor.columns
+        if is_frame(data) and fitted is not None:
+            data = align_columns(data, fitted, self.column_roles.excluded, where)
+        return torch.from_numpy(
+            self.preprocessor.transform(data, where=where, excluded=self.column_roles.excluded)
+        )
+
     @torch.no_grad()
-    def score(self, data: Any) -> np.ndarray:
-        """Anomaly score per row (float64, higher = more anomalous)."""
+    def score(self, data: Any, *, num_threads: int | None = None) -> np.ndarray:
+        """Anomaly score per row (float64, higher = more anomalous).
+
+        A DataFrame may carry the columns excluded at fit (label, IDs; they are dropped) and
+        the features in any order; missing or unknown columns raise a ``ValueError`` naming
+        them. Raw arrays must have the fitted feature columns, in the fitted order.
+        ``num_threads`` sets torch's intra-op threads for the call (restored afterwards).
+        """
         self._check_fitted()
         assert self.gaussian is not None
-        x = torch.from_numpy(self.preprocessor.transform(data))
-        return self.gaussian.score(self._features(x)).numpy()
+        threads = _threads_arg(num_threads)
+        x = self._matrix(data, "score")
+        with torch_threads(threads):
+            return self.gaussian.score(self._features(x)).numpy()
 
-    def predict(self, data: Any) -> np.ndarray:
+    def predict(self, data: Any, *, num_threads: int | None = None) -> np.ndarray:
         """1 for rows scoring above the contamination threshold, else 0 (int64)."""
         self._check_fitted()
-        return (self.score(data) > self.threshold).astype(np.int64)
+        return (self.score(data, num_threads=num_threads) > self.threshold).astype(np.int64)
 
-    def evaluate(self, data: Any, labels: Any) -> dict[str, float]:
+    def evaluate(self, data: Any, labels: Any = None, *, num_threads: int | None = None) -> dict[str, float]:
         """ROC-AUC and average precision of :meth:`score` against binary ``labels`` (1 = anomaly);
-        the result is added to :meth:`report`."""
+        the result is added to :meth:`report` as ``evaluation``.
+
+        Without ``labels``, a DataFrame's label column (the one found or declared at fit) is used.
+        """
+        if labels is None:
+            label = self.column_roles.label
+            if label is None or not is_frame(data) or label not in [str(c) for c in data.columns]:
+                raise ValueError(
+                    "evaluate: pass labels=, or a DataFrame with the label column found at fit"
+                    + (f" ({label!r})" if label else " (this detector has none)")
+                )
+            labels = data[{str(c): c for c in data.columns}[label]].to_numpy()
         y = np.asarray(labels).reshape(-1)
-        scores = self.score(data)
+        scores = self.score(data, num_threads=num_threads)
         if len(y) != len(scores):
             raise ValueError(f"labels has {len(y)} rows, X has {len(scores)}")
         if not set(np.unique(y).tolist()) <= {0, 1} or len(np.unique(y)) != 2:
@@ -244,6 +363,7 @@ class Detector(UseCase):
             "preprocessor": prep_cfg,
             "in_dim": int(self.net.decoder.net[-1].out_features),
             "threshold": self.threshold,
+            "columns": self.column_roles.metadata(),  # so scoring drops the same columns
             "report": self._report,
         }
         return save_artifact(directory, tensors, meta)
@@ -265,6 +385,13 @@ class Detector(UseCase):
         det.gaussian = RobustGaussian()
         det.gaussian.mean, det.gaussian.precision = tensors["gauss.mean"], tensors["gauss.precision"]
         det.threshold = meta["threshold"]
+        roles = meta.get("columns") or {}  # absent in detectors saved before it was recorded
+        det.column_roles = ColumnRoles(
+            features=list(det.preprocessor.columns or []),
+            label=roles.get("label"),
+            ids=list(roles.get("ids", [])),
+            excluded=list(roles.get("excluded", [])),
+        )
         det._report = meta.get("report", {})
         return det
 

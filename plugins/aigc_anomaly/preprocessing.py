@@ -7,6 +7,7 @@ median; scaling is fit on the training data only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -125,16 +126,39 @@ class Preprocessor:
         idx = idx[:5]
         return [self.columns[i] for i in idx] if self.columns else idx.tolist()
 
-    def transform(self, data: Any) -> np.ndarray:
-        """Transform new data with the fitted statistics; float32 ``(N, D)``."""
+    def transform(self, data: Any, *, where: str = "X", excluded: Sequence[str] = ()) -> np.ndarray:
+        """Transform new data with the fitted statistics; float32 ``(N, D)``.
+
+        ``where`` prefixes error messages (e.g. ``"score"``); ``excluded`` names the columns left
+        out at fit, for the hint when a raw array still carries them.
+        """
         if self.center is None:
             raise RuntimeError("Preprocessor is not fitted")
         x, shape, columns = to_matrix(data)
         if shape != self.shape:
-            raise ValueError(f"X has per-sample shape {shape}, but the detector was fit on {self.shape}")
+            raise ValueError(self._shape_message(where, (x.shape[0], *shape), excluded))
         if columns is not None and self.columns is not None and columns != self.columns:
             raise ValueError(f"X columns {columns} differ from the training columns {self.columns}")
         return self._scale(self._finite(x, "X"))
+
+    def _shape_message(self, where: str, got: tuple[int, ...], excluded: Sequence[str]) -> str:
+        """Say what width the detector expects, with the fitted column names when known."""
+        from aigc_anomaly.columns import format_names
+
+        assert self.shape is not None
+        want = int(np.prod(self.shape))
+        have = int(np.prod(got[1:]))
+        names = f" (fitted columns {format_names(self.columns)})" if self.columns else ""
+        if len(self.shape) == 1 and len(got) == 2:
+            msg = f"{where}: input has shape {got}, {have} features per row, but the detector expects {want}"
+            msg += names
+            if excluded and have == want + len(excluded):
+                msg += f"; drop the column(s) {list(excluded)} left out at fit, or pass a DataFrame"
+            return msg
+        return (
+            f"{where}: input has per-sample shape {got[1:]}, but the detector was fitted on per-sample "
+            f"shape {self.shape} ({want} features){names}"
+        )
 
     def _scale(self, x: np.ndarray) -> np.ndarray:
         assert self.center is not None and self.scale is not None
