@@ -35,7 +35,7 @@ from aigc_anomaly.whitening import RobustGaussian
 
 # The SDK has no shared thread-count helper; this one (set for the block, restore the previous
 # value, None = leave alone) is the augment plugin's, reused rather than copied a third time.
-from aigc_augment.augmenter import _threads as torch_threads
+from aigc_sdk import threads as torch_threads
 from aigc_sdk.interfaces import UseCase
 
 FORMAT = "aigc-anomaly-detector"
@@ -226,7 +226,7 @@ class Detector(UseCase):
             data = data[[by_name[c] for c in roles.features]]
         else:
             labels = None
-        with torch_threads(threads):
+        with torch_threads.num_threads(threads):
             self._fit(data, roles, labels)
         return self
 
@@ -306,7 +306,7 @@ class Detector(UseCase):
         assert self.gaussian is not None
         threads = _threads_arg(num_threads)
         x = self._matrix(data, "score")
-        with torch_threads(threads):
+        with torch_threads.num_threads(threads):
             return self.gaussian.score(self._features(x)).numpy()
 
     def predict(self, data: Any, *, num_threads: int | None = None) -> np.ndarray:

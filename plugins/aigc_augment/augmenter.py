@@ -25,6 +25,7 @@ from torch.utils.data import TensorDataset
 from aigc_augment._data import check_positive_int, labelled_images, unlabelled_images
 from aigc_augment.classifier import predict_proba, train_classifier
 from aigc_augment.variations import batch_variations
+from aigc_sdk import threads
 from aigc_sdk.interfaces import UseCase
 from aigc_sdk.specs import check_allocation
 
@@ -136,7 +137,7 @@ class Augmenter(UseCase):
         shape = tuple(x.shape[1:])
         xu = unlabelled_images(unlabelled, shape) if unlabelled is not None else None
         t0 = time.perf_counter()
-        with _threads(self.num_threads), torch.random.fork_rng(devices=[]):
+        with threads.num_threads(self.num_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             info: dict[str, Any] = {"labelled": int(x.shape[0]), "unlabelled": 0, "pseudo_labelled": 0}
             model = self._build_model(k, shape)  # before any training: bad options fail fast
@@ -235,7 +236,7 @@ class Augmenter(UseCase):
         )
         labels = torch.arange(k).repeat_interleave(per_class)
         t0 = time.perf_counter()
-        with _threads(self.num_threads), torch.random.fork_rng(devices=[]):
+        with threads.num_threads(self.num_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             if self.source == "prior":
                 x = (
@@ -344,21 +345,6 @@ def augment(
     labelled_images(dataset)  # fail fast before any training
     aug = Augmenter(**config).fit(dataset, unlabelled=unlabelled)
     return aug.augment(dataset, per_class, combine=combine, generator=generator)
-
-
-class _threads:
-    """Context manager that sets torch's intra-op thread count and restores it."""
-
-    def __init__(self, n: int | None) -> None:
-        self.n, self.old = n, torch.get_num_threads()
-
-    def __enter__(self) -> None:
-        if self.n is not None:
-            torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.n is not None:
-            torch.set_num_threads(self.old)
 
 
 def _progress(total: int, enabled: bool | None, desc: str) -> Any:
