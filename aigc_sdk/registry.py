@@ -19,8 +19,8 @@ from typing import Any
 from aigc_sdk.errors import PluginConflictError, PluginLoadError, UnknownNameError
 from aigc_sdk.plugins import HookFailure, PluginHost, running_plugin
 
-#: kind -> registration hook name
-KINDS: dict[str, str] = {
+#: registered kind -> the hook that registers it (model kinds of a use-case are another thing)
+REGISTRATION_HOOKS: dict[str, str] = {
     "model": "register_models",
     "generator": "register_generators",
     "discriminator": "register_discriminators",
@@ -164,8 +164,8 @@ class Registry:
 
     def catalog(self, kind: str) -> Catalog:
         """Build (once) and return the catalogue of ``kind``."""
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+        if kind not in REGISTRATION_HOOKS:
+            raise ValueError(f"kind must be one of {sorted(REGISTRATION_HOOKS)}, got {kind!r}")
         with self._lock:
             if kind not in self._catalogs:
                 if self._autoload:
@@ -186,7 +186,7 @@ class Registry:
             self._catalogs.clear()
 
     def _build(self, kind: str) -> Catalog:
-        hook_name = KINDS[kind]
+        hook_name = REGISTRATION_HOOKS[kind]
         collector = RegistrationCollector(kind, self.host)
         _, failures = self.host.call_hook(hook_name, register=collector)
         failed = {f.plugin for f in failures}
@@ -239,7 +239,7 @@ class Registry:
     def all_registrations(self) -> list[Registration]:
         """Every registration of every kind (builds all catalogues)."""
         out: list[Registration] = []
-        for kind in KINDS:
+        for kind in REGISTRATION_HOOKS:
             cat = self.catalog(kind)
             out.extend(cat.entries.values())
             out.extend(r for regs in cat.conflicts.values() for r in regs)

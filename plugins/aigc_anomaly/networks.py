@@ -13,7 +13,7 @@ from aigc_sdk.interfaces import Decoder, Encoder
 from aigc_sdk.nn import mlp
 
 
-class MLPEncoder(Encoder):
+class TabularEncoder(Encoder):
     """``D -> hidden... -> latent_dim`` (or ``2 * latent_dim`` split into ``(mu, logvar)``)."""
 
     def __init__(self, in_dim: int, hidden: tuple[int, ...], latent_dim: int, variational: bool) -> None:
@@ -30,7 +30,7 @@ class MLPEncoder(Encoder):
         return mu, logvar.clamp(-12.0, 8.0)  # keeps exp(logvar) finite early in training
 
 
-class MLPDecoder(Decoder):
+class TabularDecoder(Decoder):
     """``latent_dim -> hidden... -> D`` (Gaussian mean; unit variance)."""
 
     def __init__(self, latent_dim: int, hidden: tuple[int, ...], out_dim: int) -> None:
@@ -56,8 +56,8 @@ class TabularAutoEncoder(nn.Module):
         if kind not in ("ae", "vae"):
             raise ValueError(f"kind must be 'ae' or 'vae', got {kind!r}")
         self.kind, self.beta = kind, beta
-        self.encoder = MLPEncoder(in_dim, hidden, latent_dim, variational=kind == "vae")
-        self.decoder = MLPDecoder(latent_dim, tuple(reversed(hidden)), in_dim)
+        self.encoder = TabularEncoder(in_dim, hidden, latent_dim, variational=kind == "vae")
+        self.decoder = TabularDecoder(latent_dim, tuple(reversed(hidden)), in_dim)
 
     def loss(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Mean per-sample training loss of a batch."""
