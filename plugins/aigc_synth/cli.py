@@ -22,7 +22,20 @@ def add_parser(subparsers: Any) -> None:
     f.add_argument("--epochs", type=int)
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--threads", type=int, help="torch intra-op threads")
-    f.add_argument("--option", action="append", default=[], metavar="KEY=JSON", help="extra model option")
+    f.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra model option; VALUE is read as JSON when it parses (2, [64, 64], null), else kept as "
+        "a string (latent_prior=gmm)",
+    )
+    f.add_argument("--id-columns", help="comma-separated identifier columns (default: detected)")
+    f.add_argument(
+        "--id-policy",
+        choices=["generate", "drop", "refuse"],
+        help="what to do with identifier columns (default: generate fresh values)",
+    )
     f.add_argument(
         "--dp-epsilon",
         type=float,
@@ -64,12 +77,11 @@ def _fit(args: argparse.Namespace) -> int:
     from aigc_synth.synthesizer import Synthesizer
 
     check_output_path(args.out, "--out", kind="dir")  # before the fit, not after minutes of it
-    options: dict[str, Any] = {}
-    for item in args.option:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--option expects KEY=JSON, got {item!r}")
-        options[key] = json.loads(value)
+    options = {key: value for key, value in map(parse_option, args.option)}
+    if args.id_columns is not None:
+        options["id_columns"] = [c.strip() for c in args.id_columns.split(",") if c.strip()]
+    if args.id_policy is not None:
+        options["id_policy"] = args.id_policy
     if args.epochs is not None:
         options["epochs"] = args.epochs
     if args.dp_epsilon is not None:
@@ -87,7 +99,23 @@ def _fit(args: argparse.Namespace) -> int:
     if "privacy" in info:
         priv = info["privacy"]
         print(f"differential privacy: epsilon {priv['epsilon_total']:.3f}, delta {priv['delta']:.3g}")
+    if info.get("privacy_report"):
+        from aigc_synth.privacy_report import summary_line
+
+        print(summary_line(info["privacy_report"]))
     return 0
+
+
+def parse_option(item: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` from ``--option``: the value as JSON when it parses, else the bare string
+    (so ``latent_prior=gmm`` and ``latent_prior='"gmm"'`` mean the same)."""
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"--option expects KEY=VALUE, got {item!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
 
 
 def _sample(args: argparse.Namespace) -> int:

@@ -143,7 +143,32 @@ def to_markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {k.replace('_', ' ')} | {_f(v)} |")
         for k, v in ev.get("privacy", {}).items():
             lines.append(f"| {k.replace('_', ' ')} | {_f(v)} |")
+    for title, rep in (
+        ("Privacy report (fresh sample after the fit)", fit.get("privacy_report")),
+        ("Privacy report (evaluation sample, real holdout as baseline)", (ev or {}).get("privacy_report")),
+    ):
+        if rep:
+            lines += ["", f"## {title}", "", *_privacy_lines(rep)]
+    notes = fit.get("notes") or []
+    if notes:
+        lines += ["", "## Notes", "", *(f"- {n}" for n in notes)]
     return "\n".join(lines) + "\n"
+
+
+def _privacy_lines(rep: dict[str, Any]) -> list[str]:
+    base = "real holdout" if rep["baseline"] == "holdout" else "training rows, leave-one-out"
+    share = rep.get("rare_category_share")
+    return [
+        f"Distance to closest training record ({rep['distance']}); baseline: {base}.",
+        "",
+        "| figure | synthetic | baseline |",
+        "|---|---|---|",
+        f"| DCR median | {_f(rep['dcr_synthetic_median'])} | {_f(rep['dcr_baseline_median'])} |",
+        f"| DCR 5th percentile | {_f(rep['dcr_synthetic_p05'])} | {_f(rep['dcr_baseline_p05'])} |",
+        f"| exact copies of training rows | {rep['exact_copies']} of {rep['rows_synthetic']} | |",
+        f"| rare categories (<= 2 training rows) reproduced | {rep['rare_categories_reproduced']} of "
+        f"{rep['rare_categories']} ({'n/a' if share is None else f'{share:.0%}'}) | |",
+    ]
 
 
 def _f(v: Any) -> str:

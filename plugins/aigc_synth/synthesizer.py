@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -28,6 +29,7 @@ import torch
 from torch import Tensor
 
 from aigc_sdk.interfaces import UseCase
+from aigc_synth.columns import ID_POLICIES, ColumnPlan, label_candidates
 from aigc_synth.conditions import ConditionSampler
 from aigc_synth.networks import (
     BlockLayout,
@@ -42,6 +44,8 @@ from aigc_synth.transformer import TableTransformer, check_schema
 
 FORMAT = "aigc_synth/1"
 KINDS = ("tvae", "ctgan")
+# options of both kinds: identifier columns (aigc_synth.columns) and the post-fit privacy report
+_COMMON: dict[str, Any] = {"id_columns": None, "id_policy": "generate", "privacy_rows": 2000}
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "tvae": {
         "epochs": 100,
@@ -59,6 +63,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "dp_delta": None,
         "dp_max_grad_norm": 1.0,
         "dp_schema_share": 0.1,
+        **_COMMON,
     },
     "ctgan": {
         "epochs": 300,
@@ -70,6 +75,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "pac": 10,
         # measured on credit_data: the quantile map beats mode-specific normalisation here too
         "numeric_encoding": "quantile",
+        **_COMMON,
     },
 }
 
@@ -93,6 +99,13 @@ class Synthesizer(UseCase):
     ``latent_dim``, ``lr``, ``weight_decay``, ``numeric_encoding`` (``"quantile"`` or
     ``"mode"``), for tvae ``beta``, ``latent_prior`` (``"normal"`` or ``"gmm"``),
     ``prior_components``, for ctgan ``pac``; plus ``seed`` and ``num_threads``.
+
+    Column handling (:mod:`aigc_synth.columns`): dates and times are modelled as numbers and
+    returned in their input type; identifier columns are detected (or listed in ``id_columns``)
+    and, by ``id_policy``, generated fresh (``"generate"``), dropped (``"drop"``) or refused
+    (``"refuse"``). ``privacy_rows`` rows are sampled after the fit for
+    ``report()["fit"]["privacy_report"]`` (see :func:`aigc_synth.privacy_report.privacy_report`;
+    0 skips it).
 
     Differential privacy (tvae): ``dp_epsilon`` turns on DP-SGD training and a private data
     encoding, for an end-to-end ``(dp_epsilon, dp_delta)`` guarantee; ``fit`` then needs a public
@@ -131,6 +144,16 @@ class Synthesizer(UseCase):
                 raise ValueError(f"{key} must be a positive int, got {self.params[key]!r}")
         if kind == "ctgan" and self.params["batch_size"] % self.params["pac"]:
             raise ValueError("batch_size must be a multiple of pac")
+        if self.params["id_policy"] not in ID_POLICIES:
+            raise ValueError(f"id_policy must be one of {ID_POLICIES}, got {self.params['id_policy']!r}")
+        ids = self.params["id_columns"]
+        if ids is not None:
+            if isinstance(ids, str) or not all(isinstance(c, str) for c in ids):
+                raise ValueError(f"id_columns must be a list of column names, got {ids!r}")
+            self.params["id_columns"] = list(ids)
+        rows = self.params["privacy_rows"]
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0 or rows == 1:
+            raise ValueError(f"privacy_rows must be 0 (no privacy report) or an int >= 2, got {rows!r}")
         if kind == "tvae" and self.params["latent_prior"] not in ("normal", "gmm"):
             raise ValueError(f"latent_prior must be 'normal' or 'gmm', got {self.params['latent_prior']!r}")
         if kind == "tvae" and self.params["dp_epsilon"] is not None:
@@ -153,6 +176,7 @@ class Synthesizer(UseCase):
         self.prior: dict[str, Tensor] | None = None
         self.fit_info: dict[str, Any] = {}
         self.evaluation: dict[str, Any] | None = None
+        self.plan: ColumnPlan | None = None
 
     # ------------------------------------------------------------------ fit
     def fit(  # type: ignore[override]
@@ -161,21 +185,65 @@ class Synthesizer(UseCase):
         discrete_columns: Sequence[str] | None = None,
         target: str | None = None,
         schema: dict[str, dict[str, Any]] | None = None,
+        id_columns: Sequence[str] | None = None,
     ) -> Synthesizer:
         """Fit on ``data``; categorical columns are inferred from dtypes unless given.
 
         ``target`` (a categorical column) makes the tvae model conditional on it. ``schema``
         (required with ``dp_epsilon``, see :meth:`TableTransformer.fit_private`) gives public facts
         per column: ``{"min": lo, "max": hi}`` for numeric, ``{"categories": [...]}`` for categorical.
+        ``id_columns`` (default: the ``id_columns`` option; None detects them) lists identifier
+        columns, which are not modelled (see ``id_policy``). Warns (``UserWarning``) about each
+        detected identifier column and, without a ``target``, about a column that looks like a label.
         """
         df = _check_frame(data)
         private = self.kind == "tvae" and self.params["dp_epsilon"] is not None
+        if id_columns is not None:
+            if isinstance(id_columns, str):
+                raise ValueError("id_columns must be a list of column names, not a string")
+            self.params["id_columns"] = [str(c) for c in id_columns]
+        if isinstance(discrete_columns, str):
+            raise ValueError("discrete_columns must be a list of column names, not a string")
+        if target is not None and target not in df.columns:
+            raise ValueError(f"unknown target column {target!r}; columns are {list(df.columns)}")
+        plan = ColumnPlan.fit(
+            df,
+            discrete_columns=discrete_columns,
+            target=target,
+            id_columns=self.params["id_columns"],
+            id_policy=self.params["id_policy"],
+            private=private,
+        )
+        if target is not None and target in plan.ids:
+            raise ValueError(f"target {target!r} cannot be an id column")
+        notes = list(plan.notes)
+        if target is None:
+            labels = label_candidates(df, exclude=[*plan.ids, *plan.times])
+            if labels:
+                why = (
+                    "conditioning the model on it usually improves downstream utility (TSTR)"
+                    if self.kind == "tvae"
+                    else "it usually improves downstream utility (TSTR), and evaluate() then measures it"
+                )
+                msg = (
+                    f"no target given, but column {labels[0]!r} looks like a label "
+                    f"({df[labels[0]].nunique()} values); pass target={labels[0]!r}: {why}"
+                )
+                warnings.warn(msg, UserWarning, stacklevel=2)
+                notes.append(msg)
+        full = df
+        df = plan.to_model(df)
+        if discrete_columns is not None:
+            discrete_columns = [c for c in map(str, discrete_columns) if c not in plan.ids]
         if private:
             if schema is None:
                 raise ValueError(
                     "schema is required with dp_epsilon: public bounds {'min', 'max'} for numeric columns "
                     "and {'categories': [...]} for categorical ones, not read from the data"
                 )
+            schema = (
+                {k: v for k, v in schema.items() if k not in plan.ids} if isinstance(schema, dict) else schema
+            )
             check_schema(df, schema)
             from_schema = [str(c) for c in df.columns if "categories" in schema[str(c)]]
             if discrete_columns is not None and sorted(map(str, discrete_columns)) != sorted(from_schema):
@@ -188,7 +256,7 @@ class Synthesizer(UseCase):
         elif schema is not None:
             raise ValueError("schema is only used with differential privacy (set dp_epsilon)")
         discrete = _resolve_discrete(df, discrete_columns, target)
-        self.target, self.discrete_columns = target, discrete
+        self.target, self.discrete_columns, self.plan = target, discrete, plan
         t0 = time.perf_counter()
         privacy: dict[str, Any] | None = None
         with _threads(self.num_threads), torch.random.fork_rng(devices=[]):
@@ -202,7 +270,7 @@ class Synthesizer(UseCase):
                 )
             else:
                 self.transformer = TableTransformer(self.params["numeric_encoding"]).fit(
-                    df, discrete, seed=self.seed
+                    df, discrete, seed=self.seed, continuous=plan.time_columns
                 )
             x = torch.from_numpy(self.transformer.transform(df, seed=self.seed))
             if private:
@@ -215,18 +283,45 @@ class Synthesizer(UseCase):
             threads = torch.get_num_threads()
         self.fit_info = {
             "rows": len(df),
-            "columns": [str(c) for c in df.columns],
+            "columns": [str(c) for c in full.columns],
             "discrete_columns": discrete,
             "target": target,
+            **plan.summary(),
             "encoded_dim": self.transformer.output_dim,
             "fit_seconds": round(time.perf_counter() - t0, 3),
             "threads": threads,
             "final_losses": losses,
+            "notes": notes,
         }
         if privacy is not None:
             self.fit_info["privacy"] = privacy
+        elif self.params["privacy_rows"]:
+            # not under DP: these figures read the training rows and are saved with the model
+            self.fit_info["privacy_report"] = self._fit_privacy_report(df)
         self.evaluation = None
         return self
+
+    def _fit_privacy_report(self, model_df: pd.DataFrame) -> dict[str, Any]:
+        """The privacy report of a fresh sample (as many rows as the training set, at most
+        ``privacy_rows``) against the training rows, leave-one-out baseline."""
+        from aigc_synth.evaluation import _clean
+        from aigc_synth.privacy_report import report_on_model_frames
+
+        assert self.plan is not None
+        n = min(len(model_df), self.params["privacy_rows"])
+        gen = torch.Generator().manual_seed(self.seed + 1)
+        rows = self._sample_model(n, {}, gen, max_rounds=1)
+        rep = report_on_model_frames(
+            model_df,
+            rows,
+            None,
+            categorical=self.discrete_columns,
+            ignored=list(self.plan.ids),
+            max_rows=self.params["privacy_rows"],
+            seed=self.seed,
+        )
+        rep["sampled_rows"] = n
+        return dict(_clean(rep))
 
     def _cond_for_target(self, x: Tensor) -> Tensor:
         if self.target is None:
@@ -369,6 +464,32 @@ class Synthesizer(UseCase):
         wanted = self._check_conditions(conditions or {})
         if generator is None:
             generator = torch.Generator().manual_seed(self.seed if seed is None else int(seed))
+        rows = self._sample_model(n, wanted, generator, max_rounds=max_rounds, conditions=conditions)
+        plan = self._plan()
+        rng = np.random.default_rng(0)
+        if plan.ids and plan.id_policy == "generate":
+            # identifiers come last, from their own stream: the modelled columns do not depend on them
+            rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator).item()))
+        return plan.restore(rows, rng)
+
+    def _plan(self) -> ColumnPlan:
+        if self.plan is None:  # a model saved before column plans: every column is modelled
+            assert self.transformer is not None
+            self.plan = ColumnPlan.identity([c["name"] for c in self.transformer.columns])
+        return self.plan
+
+    @torch.no_grad()
+    def _sample_model(
+        self,
+        n: int,
+        wanted: dict[str, int],
+        generator: torch.Generator,
+        *,
+        max_rounds: int,
+        conditions: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """``n`` decoded rows of the modelled columns (times as numbers, no identifiers)."""
+        assert self.transformer is not None
         parts: list[pd.DataFrame] = []
         have = made = rounds = 0
         with _threads(self.num_threads):
@@ -423,6 +544,11 @@ class Synthesizer(UseCase):
         if not isinstance(conditions, Mapping):
             raise ValueError(f"conditions must be a mapping column -> value, got {type(conditions).__name__}")
         assert self.transformer is not None
+        for col in conditions:
+            if str(col) in self._plan().ids:
+                raise ValueError(
+                    f"column {str(col)!r} is an id column (not modelled): it cannot be a condition"
+                )
         return {str(col): self.transformer.category_index(str(col), v) for col, v in conditions.items()}
 
     def _generate(self, m: int, wanted: dict[str, int], generator: torch.Generator) -> pd.DataFrame:
@@ -485,15 +611,34 @@ class Synthesizer(UseCase):
         """Score ``n`` fresh samples (default ``len(real)``) against held-out ``real`` rows.
 
         See :func:`aigc_synth.evaluation.evaluate_synthetic`; ``train`` enables the
-        privacy (distance to closest record) and augmentation figures. The result is kept
-        for :meth:`report`.
+        privacy (distance to closest record, and :func:`aigc_synth.privacy_report.privacy_report`
+        with ``real`` as the holdout, under ``"privacy_report"``) and augmentation figures. Scores
+        are computed on the modelled columns (identifier columns left out, times as numbers). The
+        result is kept for :meth:`report`.
         """
-        from aigc_synth.evaluation import evaluate_synthetic
+        from aigc_synth.evaluation import _clean, evaluate_synthetic
+        from aigc_synth.privacy_report import report_on_model_frames
 
-        synthetic = self.sample(n or len(real), seed=seed)
+        plan = self._plan()
+        synthetic = plan.to_model(self.sample(n or len(real), seed=seed))
+        real_m = plan.to_model(_as_frame(real, "real"))
+        train_m = None if train is None else plan.to_model(_as_frame(train, "train"))
         self.evaluation = evaluate_synthetic(
-            real, synthetic, train=train, discrete_columns=self.discrete_columns, target=self.target
+            real_m, synthetic, train=train_m, discrete_columns=self.discrete_columns, target=self.target
         )
+        if train_m is not None:
+            rows = self.params["privacy_rows"] or 2000
+            self.evaluation["privacy_report"] = _clean(
+                report_on_model_frames(
+                    train_m,
+                    synthetic,
+                    real_m,
+                    categorical=self.discrete_columns,
+                    ignored=list(plan.ids),
+                    max_rows=max(rows, 2),
+                    seed=seed,
+                )
+            )
         return self.evaluation
 
     # ------------------------------------------------------------------ persistence
@@ -509,6 +654,8 @@ class Synthesizer(UseCase):
         tensors.update(
             {f"transformer.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in tarrays.items()}
         )
+        pconfig, parrays = self._plan().state()
+        tensors.update({f"plan.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in parrays.items()})
         if self.prior is not None:
             tensors.update({f"prior.{k}": v for k, v in self.prior.items()})
         config = {
@@ -520,6 +667,7 @@ class Synthesizer(UseCase):
             "discrete_columns": self.discrete_columns,
             "fit": self.fit_info,
             "transformer": tconfig,
+            "columns_plan": pconfig,
             "condition_blocks": self._categorical_blocks() if self.kind == "ctgan" else None,
             "condition_freqs": None
             if self.cond_sampler is None
@@ -543,6 +691,8 @@ class Synthesizer(UseCase):
             k[len("transformer.") :]: v.numpy() for k, v in tensors.items() if k.startswith("transformer.")
         }
         self.transformer = TableTransformer.from_state(config["transformer"], tarrays)
+        parrays = {k[len("plan.") :]: v.numpy() for k, v in tensors.items() if k.startswith("plan.")}
+        self.plan = ColumnPlan.from_state(config.get("columns_plan"), parrays)
         state = {k[len("net.") :]: v for k, v in tensors.items() if k.startswith("net.")}
         dim = self.transformer.output_dim
         p = self.params
@@ -563,6 +713,14 @@ class Synthesizer(UseCase):
 
 
 # ---------------------------------------------------------------------- helpers
+def _as_frame(data: Any, what: str) -> pd.DataFrame:
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
+    out = data.reset_index(drop=True)
+    out.columns = [str(c) for c in out.columns]
+    return out
+
+
 def _check_frame(data: Any) -> pd.DataFrame:
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")

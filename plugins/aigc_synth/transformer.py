@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -82,18 +83,38 @@ class TableTransformer:
         self.blocks: list[Block] = []
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, df: pd.DataFrame, discrete_columns: list[str], *, seed: int = 0) -> TableTransformer:
-        """Learn every column's encoding. ``discrete_columns`` are treated as categorical."""
+    def fit(
+        self,
+        df: pd.DataFrame,
+        discrete_columns: list[str],
+        *,
+        seed: int = 0,
+        continuous: Sequence[str] = (),
+    ) -> TableTransformer:
+        """Learn every column's encoding. ``discrete_columns`` are treated as categorical.
+
+        ``continuous`` names numeric columns of whole numbers that are measurements on a fine
+        grid (times as steps since their minimum): decoding interpolates between the seen values
+        and rounds, instead of returning only seen levels as for other integer columns.
+        """
         self.columns, self.arrays = [], {}
         for i, name in enumerate(df.columns):
             s = df[name]
             if s.isna().all():
                 raise ValueError(f"column {name!r} has only missing values")
             spec: dict[str, Any] = {"name": str(name), "dtype": str(s.dtype), "has_nan": bool(s.isna().any())}
-            if name in discrete_columns:
-                spec.update(self._fit_categorical(s))
-            else:
-                spec.update(self._fit_numeric(s, f"col{i}", seed + i))
+            try:
+                if name in discrete_columns:
+                    spec.update(self._fit_categorical(s))
+                else:
+                    spec.update(self._fit_numeric(s, f"col{i}", seed + i))
+            except ValueError as exc:  # every message names the column and its dtype
+                if repr(str(name)) in str(exc):
+                    raise
+                raise ValueError(f"column {name!r} (dtype {s.dtype}): {exc}") from exc
+            if name in continuous and spec["role"] == "numeric" and spec["integer"]:
+                spec["integer"], spec["decimals"] = False, 0
+                self.arrays.pop(f"col{i}.levels", None)
             self.columns.append(spec)
         self._layout()
         self.check_size(len(df))
