@@ -26,7 +26,7 @@ def register_use_cases(register: Any) -> None:
 
 @hookimpl
 def register_commands(subparsers: Any) -> None:
-    """Add ``aigc synth fit|sample|report``."""
+    """Add ``aigc synth fit|sample|report|privacy``."""
     from aigc_synth.cli import add_parser
 
     add_parser(subparsers)

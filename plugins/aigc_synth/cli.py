@@ -1,4 +1,4 @@
-"""``aigc synth fit|sample|report``: argument parsing here, heavy imports inside handlers."""
+"""``aigc synth fit|sample|report|privacy``: argument parsing here, heavy imports inside handlers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 
 def add_parser(subparsers: Any) -> None:
-    """Attach the ``synth`` command and its three sub-commands to the ``aigc`` parser."""
-    p = subparsers.add_parser("synth", help="fit / sample / evaluate a synthetic-table model")
+    """Attach the ``synth`` command and its sub-commands (fit, sample, report, privacy) to ``aigc``."""
+    p = subparsers.add_parser("synth", help="fit / sample / evaluate a synthetic-table model, privacy report")
     sub = p.add_subparsers(dest="synth_command", metavar="ACTION")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -65,6 +65,20 @@ def add_parser(subparsers: Any) -> None:
     r.add_argument("--out", required=True, help="JSON report path (a .md file is written next to it)")
     r.set_defaults(func=_report)
 
+    q = sub.add_parser(
+        "privacy",
+        help="privacy report of a synthetic CSV against the training CSV (DCR, copies, rare categories)",
+    )
+    q.add_argument("train", help="CSV of the training rows")
+    q.add_argument("synthetic", help="CSV of synthetic rows")
+    q.add_argument("--holdout", help="CSV of real rows not trained on (DCR baseline; default: leave-one-out)")
+    q.add_argument("--discrete", help="comma-separated categorical columns (default: inferred from types)")
+    q.add_argument("--id-columns", help="comma-separated identifier columns to ignore (default: detected)")
+    q.add_argument("--max-rows", type=int, default=3000, help="rows of each table used for distances")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", help="JSON file to write the report to")
+    q.set_defaults(func=_privacy)
+
 
 def _read_csv(path: str) -> Any:
     import pandas as pd
@@ -79,7 +93,7 @@ def _fit(args: argparse.Namespace) -> int:
     check_output_path(args.out, "--out", kind="dir")  # before the fit, not after minutes of it
     options = {key: value for key, value in map(parse_option, args.option)}
     if args.id_columns is not None:
-        options["id_columns"] = [c.strip() for c in args.id_columns.split(",") if c.strip()]
+        options["id_columns"] = _names(args.id_columns)
     if args.id_policy is not None:
         options["id_policy"] = args.id_policy
     if args.epochs is not None:
@@ -135,6 +149,34 @@ def _sample(args: argparse.Namespace) -> int:
     atomic_write(args.out, lambda tmp: df.to_csv(tmp, index=False))
     print(f"wrote {len(df)} rows to {args.out}")
     return 0
+
+
+def _privacy(args: argparse.Namespace) -> int:
+    from aigc_sdk.io import check_output_path
+    from aigc_synth._io import write_json
+    from aigc_synth.evaluation import _clean
+    from aigc_synth.privacy_report import privacy_report, summary_line
+
+    if args.out:
+        check_output_path(args.out, "--out", kind="file")
+    rep = privacy_report(
+        _read_csv(args.train),
+        _read_csv(args.synthetic),
+        _read_csv(args.holdout) if args.holdout else None,
+        discrete_columns=_names(args.discrete),
+        id_columns=_names(args.id_columns),
+        max_rows=args.max_rows,
+        seed=args.seed,
+    )
+    print(summary_line(rep))
+    if args.out:
+        write_json(args.out, _clean(rep))
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
 
 
 def _category_from_text(synth: Any, column: str, text: str) -> Any:

@@ -156,10 +156,15 @@ class ColumnPlan:
         if target is not None:
             keep.add(str(target))
         explicit = _check_names(df, id_columns, "id_columns")
+        if private and explicit and id_policy == "generate":
+            raise ValueError(
+                f"id_policy='generate' learns the format of id column(s) {explicit} from the rows, which "
+                "differential privacy does not cover; use id_policy='drop' (or drop the columns)"
+            )
         for name in plan.columns:
             s = df[name]
             if name in explicit:
-                plan._add_id(name, s, detected=False)
+                plan._add_id(name, s, detected=False, private=private)
                 continue
             kind = _value_kind(s)
             if kind in ("datetime", "timedelta", "date"):
@@ -188,20 +193,19 @@ class ColumnPlan:
                         )
                     continue
             if id_columns is None and name not in keep and not private and _looks_like_id(name, s, kind):
-                plan._add_id(name, s, detected=True)
+                plan._add_id(name, s, detected=True, private=private)
         for name, spec in plan.ids.items():
             how = "detected" if spec["detected"] else "declared"
+            counts = f": {spec['distinct']} distinct values in {spec['rows']} rows" if "rows" in spec else ""
             if id_policy == "refuse":
                 raise ValueError(
-                    f"column {name!r} looks like an identifier ({spec['distinct']} distinct values in "
-                    f"{spec['rows']} rows) and id_policy='refuse'; drop the column, or use "
-                    "id_policy='generate' / 'drop' (or id_columns=[] to model it)"
+                    f"column {name!r} is an identifier ({how}{counts}) and id_policy='refuse'; drop the "
+                    "column, or use id_policy='generate' / 'drop' (or id_columns=[] to model it)"
                 )
             what = "fresh values are generated at sampling" if id_policy == "generate" else "it is dropped"
             plan._note(
-                f"column {name!r} ({how} as an identifier: {spec['distinct']} distinct values in "
-                f"{spec['rows']} rows) is not modelled; {what} (id_policy={id_policy!r}; "
-                "id_columns= declares identifier columns explicitly)",
+                f"column {name!r} ({how} as an identifier{counts}) is not modelled; {what} "
+                f"(id_policy={id_policy!r}; id_columns= declares identifier columns explicitly)",
                 warn and spec["detected"],
             )
         return plan
@@ -211,15 +215,15 @@ class ColumnPlan:
         if warn:
             warnings.warn(message, UserWarning, stacklevel=4)
 
-    def _add_id(self, name: str, s: pd.Series, *, detected: bool) -> None:
+    def _add_id(self, name: str, s: pd.Series, *, detected: bool, private: bool) -> None:
         vals = s.dropna()
-        spec: dict[str, Any] = {
-            "dtype": str(s.dtype),
-            "detected": detected,
-            "rows": len(s),
-            "distinct": int(vals.nunique()),
-            "missing": float(s.isna().mean()),
-        }
+        spec: dict[str, Any] = {"dtype": str(s.dtype), "detected": detected}
+        if not private:  # under DP nothing read from the rows is kept (the model saves the plan)
+            spec.update(rows=len(s), distinct=int(vals.nunique()))
+        if self.id_policy != "generate":  # dropped or refused: no format to learn
+            self.ids[name] = spec
+            return
+        spec["missing"] = float(s.isna().mean())
         kind = _value_kind(s)
         if kind == "string":
             spec.update(_fit_string_ids(vals.astype(str)))

@@ -217,7 +217,7 @@ class Synthesizer(UseCase):
         if target is not None and target in plan.ids:
             raise ValueError(f"target {target!r} cannot be an id column")
         notes = list(plan.notes)
-        if target is None:
+        if target is None and not private:  # (under DP even a hint read from the rows is not kept)
             labels = label_candidates(df, exclude=[*plan.ids, *plan.times])
             if labels:
                 why = (
