@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from aigc_sdk.io import atomic_write_text, find_saved_model
-from aigc_sdk.specs import check_int
+from aigc_sdk.validation import check_int
 
 DEFAULT_METRICS = ("fid", "kid", "prc", "dc", "cas")
 

@@ -10,12 +10,13 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+# check_int is re-exported here for callers of earlier releases; the checks live in aigc_sdk.validation
+from aigc_sdk.validation import check_int as check_int
+
 
 def check_sample_count(n: Any, arg: str = "n") -> int:
     """Return ``n`` if it is a non-negative int, else raise ValueError naming ``arg``."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"{arg} must be a non-negative int, got {n!r}")
-    return n
+    return int(check_int(arg, n, minimum=0))
 
 
 def check_data_shape(data_shape: Any) -> tuple[int, ...]:
@@ -153,11 +154,3 @@ def check_device(device: Any, arg: str = "--device") -> None:
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
             raise UsageError(f"{arg} {device}: the MPS backend is not available on this machine")
-
-
-def check_int(name: str, value: Any, *, minimum: int = 1) -> int:
-    """``value`` itself when it is an int (not a bool) of at least ``minimum``, else a ``ValueError``
-    naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value

@@ -33,6 +33,7 @@ import torch
 from aigc_sdk.errors import AigcError
 from aigc_sdk.io import atomic_write_text, save_model, write_json
 from aigc_sdk.training.callbacks import Callback
+from aigc_sdk.validation import check_int
 
 log = logging.getLogger("aigc_sdk.training.quality")
 
@@ -51,12 +52,6 @@ class QualityCollapseError(AigcError, RuntimeError):
     def __init__(self, message: str, step: int, metrics: Mapping[str, float], best_dir: Path | None) -> None:
         super().__init__(message)
         self.step, self.metrics, self.best_dir = step, dict(metrics), best_dir
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 class QualityMonitor(Callback):
@@ -112,11 +107,11 @@ class QualityMonitor(Callback):
         import aigc_sdk
         from aigc_sdk.registry import default_registry
 
-        self.every = _positive_int("every", every)
-        self.n = _positive_int("n", n)
+        self.every = check_int("every", every)
+        self.n = check_int("n", n)
         if self.n < 6:
             raise ValueError(f"n must be at least 6 (k-NN metrics need more than k=5 samples), got {n!r}")
-        self.batch_size = _positive_int("batch_size", batch_size)
+        self.batch_size = check_int("batch_size", batch_size)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         self.seed, self.real_split, self.extractor_spec = seed, real_split, extractor

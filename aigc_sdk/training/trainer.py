@@ -47,6 +47,7 @@ from aigc_sdk.training.distributed import (
 )
 from aigc_sdk.training.rng import capture_rng_state, restore_rng_state, seed_everything, set_deterministic
 from aigc_sdk.training.schedules import check_schedule, lr_factor
+from aigc_sdk.validation import check_int
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -143,15 +144,6 @@ def _as_dataset(data: Any) -> tuple[Dataset[Any], int | None]:
         "data must be a DatasetProvider, a map-style Dataset with __len__, a DataLoader or a tensor, "
         f"got {type(data).__name__}"
     )
-
-
-def _check_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> None:
-    if allow_none and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, got {value!r}"
-        )
 
 
 class Trainer:
@@ -251,16 +243,16 @@ class Trainer:
     ) -> None:
         if not isinstance(model, GenerativeModel):
             raise ValueError(f"model must be a GenerativeModel, got {type(model).__name__}")
-        _check_int("steps", steps, 0)
-        _check_int("seed", seed, 0)
-        _check_int("checkpoint_every", checkpoint_every, 1, allow_none=True)
-        _check_int("keep_last", keep_last, 1, allow_none=True)
-        _check_int("sample_every", sample_every, 1, allow_none=True)
-        _check_int("sample_count", sample_count, 1)
-        _check_int("log_every", log_every, 1)
-        _check_int("accumulate", accumulate, 1)
-        _check_int("num_workers", num_workers, 0)
-        _check_int("prefetch_factor", prefetch_factor, 1, allow_none=True)
+        check_int("steps", steps, minimum=0)
+        check_int("seed", seed, minimum=0)
+        check_int("checkpoint_every", checkpoint_every, minimum=1, allow_none=True)
+        check_int("keep_last", keep_last, minimum=1, allow_none=True)
+        check_int("sample_every", sample_every, minimum=1, allow_none=True)
+        check_int("sample_count", sample_count, minimum=1)
+        check_int("log_every", log_every, minimum=1)
+        check_int("accumulate", accumulate, minimum=1)
+        check_int("num_workers", num_workers, minimum=0)
+        check_int("prefetch_factor", prefetch_factor, minimum=1, allow_none=True)
         if prefetch_factor is not None and num_workers == 0:
             raise ValueError("prefetch_factor needs num_workers >= 1")
         check_schedule(lr_schedule, warmup_steps, min_lr_ratio)
@@ -304,7 +296,7 @@ class Trainer:
             )
         self.dataset, loader_bs = _as_dataset(data)
         batch_size = batch_size if batch_size is not None else (loader_bs or 64)
-        _check_int("batch_size", batch_size, 1)
+        check_int("batch_size", batch_size, minimum=1)
         if batch_size % accumulate:
             raise ValueError(f"batch_size={batch_size} must be divisible by accumulate={accumulate}")
         self.model, self.steps, self.batch_size, self.seed = model, steps, batch_size, seed

@@ -37,20 +37,15 @@ from aigc_anomaly.whitening import RobustGaussian
 # value, None = leave alone) is the augment plugin's, reused rather than copied a third time.
 from aigc_sdk import threads as torch_threads
 from aigc_sdk.interfaces import UseCase
+from aigc_sdk.validation import check_int
 
 FORMAT = "aigc-anomaly-detector"
 SCORE_SPACES = ("residual", "joint", "latent")
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
 def _threads_arg(num_threads: Any) -> int | None:
     """``num_threads`` checked: None (leave torch's setting alone) or a positive int."""
-    return None if num_threads is None else _positive_int(num_threads, "num_threads")
+    return None if num_threads is None else check_int("num_threads", num_threads)
 
 
 def _binary_labels(column: Any) -> tuple[np.ndarray, np.ndarray] | None:
@@ -117,10 +112,10 @@ class Detector(UseCase):
             raise ValueError(f"contamination must be in (0, 0.5), got {contamination}")
         self.config: dict[str, Any] = {
             "kind": kind,
-            "hidden": [_positive_int(h, "hidden sizes") for h in hidden],
-            "latent_dim": _positive_int(latent_dim, "latent_dim"),
-            "epochs": _positive_int(epochs, "epochs"),
-            "batch_size": _positive_int(batch_size, "batch_size"),
+            "hidden": [check_int("hidden sizes", h) for h in hidden],
+            "latent_dim": check_int("latent_dim", latent_dim),
+            "epochs": check_int("epochs", epochs),
+            "batch_size": check_int("batch_size", batch_size),
             "lr": float(lr),
             "beta": float(beta),
             "trim": float(trim),

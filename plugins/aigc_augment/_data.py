@@ -74,10 +74,3 @@ def labelled_images(data: Any, num_classes: int | None = None) -> tuple[Tensor, 
 def unlabelled_images(data: Any, sample_shape: tuple[int, ...]) -> Tensor:
     """Images of ``data`` with any labels it carries dropped (they must never reach the generator)."""
     return check_images(_tensors(data, "unlabelled")[0], "unlabelled images", sample_shape)
-
-
-def check_positive_int(value: Any, name: str) -> int:
-    """``value`` as an int > 0, else a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value

@@ -22,12 +22,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
-from aigc_augment._data import check_positive_int, labelled_images, unlabelled_images
+from aigc_augment._data import labelled_images, unlabelled_images
 from aigc_augment.classifier import predict_proba, train_classifier
 from aigc_augment.variations import batch_variations
 from aigc_sdk import threads
 from aigc_sdk.interfaces import UseCase
 from aigc_sdk.specs import check_allocation
+from aigc_sdk.validation import check_int
 
 SOURCES = ("variations", "prior")
 
@@ -82,9 +83,9 @@ class Augmenter(UseCase):
             raise ValueError(f"model must be a registered model name, got {model!r}")
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-        check_positive_int(steps, "steps")
-        check_positive_int(batch_size, "batch_size")
-        check_positive_int(teacher_steps, "teacher_steps")
+        check_int("steps", steps)
+        check_int("batch_size", batch_size)
+        check_int("teacher_steps", teacher_steps)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not strength >= 0:
@@ -92,7 +93,7 @@ class Augmenter(UseCase):
         if not 0.0 <= confidence < 1.0:
             raise ValueError(f"confidence must be in [0, 1), got {confidence!r}")
         if num_threads is not None:
-            check_positive_int(num_threads, "num_threads")
+            check_int("num_threads", num_threads)
         self.model_name = model
         self.model_config = {**DEFAULT_MODEL_CONFIG.get(model, {}), **(model_config or {})}
         self.steps, self.batch_size, self.source, self.strength = steps, batch_size, source, float(strength)
@@ -221,7 +222,7 @@ class Augmenter(UseCase):
 
     def sample(self, per_class: int, *, generator: torch.Generator | None = None) -> TensorDataset:
         """Generate ``per_class`` images for every class as ``TensorDataset(x, y)``, class-major."""
-        check_positive_int(per_class, "per_class")
+        check_int("per_class", per_class)
         self._check_fitted()
         assert self._pool is not None and self.num_classes is not None
         if generator is None:
@@ -341,7 +342,7 @@ def augment(
     Returns:
         ``TensorDataset(x, y)`` with ``x`` in [0, 1].
     """
-    check_positive_int(per_class, "per_class")
+    check_int("per_class", per_class)
     labelled_images(dataset)  # fail fast before any training
     aug = Augmenter(**config).fit(dataset, unlabelled=unlabelled)
     return aug.augment(dataset, per_class, combine=combine, generator=generator)

@@ -20,6 +20,7 @@ from aigc_sdk.interfaces import GenerativeModel, ScoringDiscriminator
 from aigc_sdk.nn import build_component, choose_arch
 from aigc_sdk.specs import check_sample_count, resolve_data_spec
 from aigc_sdk.training.distributed import backward
+from aigc_sdk.validation import check_number
 
 
 def default_condition(n: int, num_classes: int | None, condition: Tensor | None) -> Tensor | None:
@@ -48,15 +49,7 @@ def _world_size() -> int:
 
 
 def _positive(name: str, value: Any, *, allow_zero: bool = False) -> None:
-    ok = (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and (value >= 0 if allow_zero else value > 0)
-    )
-    if not ok:
-        raise ValueError(
-            f"{name} must be a {'non-negative' if allow_zero else 'positive'} number, got {value!r}"
-        )
+    check_number(name, value, minimum=0, exclusive=not allow_zero)
 
 
 #: Values a config saved before the current recipe existed implies for keys it does not record.

@@ -29,7 +29,7 @@ from aigc_sdk.nn import (
     stage_widths,
     up_conv_layers,
 )
-from aigc_sdk.specs import check_int
+from aigc_sdk.validation import check_int
 
 
 def _dropout(value: object) -> float:

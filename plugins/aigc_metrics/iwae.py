@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from aigc_sdk.interfaces import Evaluator
+from aigc_sdk.validation import check_int
 
 
 def likelihood_model_error(metric: str, model: Any) -> str:
@@ -32,12 +33,6 @@ def likelihood_model_error(metric: str, model: Any) -> str:
         f"metric {metric!r} needs a likelihood model (VAE family); model family {family!r} has no "
         "log-likelihood (no log_likelihood(x, condition, k=..., generator=...) method)"
     )
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 def _model_device(model: Any) -> torch.device:
@@ -74,8 +69,8 @@ class IWAE(Evaluator):
         if model is not None and not callable(getattr(model, "log_likelihood", None)):
             raise ValueError(likelihood_model_error(self.name, model))
         self.model = model
-        self.k = _positive_int("k", k)
-        self.batch_size = _positive_int("batch_size", batch_size)
+        self.k = check_int("k", k)
+        self.batch_size = check_int("batch_size", batch_size)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an int, got {seed!r}")
         self.seed = seed

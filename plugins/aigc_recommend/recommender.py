@@ -24,6 +24,7 @@ from aigc_recommend.linear import MAX_ITEMS, ItemLinearAE
 from aigc_recommend.metrics import ndcg_at_k, recall_at_k
 from aigc_recommend.networks import BlendedScorer, MultEnsemble, MultNet
 from aigc_sdk.interfaces import UseCase
+from aigc_sdk.validation import check_int
 
 FORMAT = "aigc-recommender"
 
@@ -31,12 +32,6 @@ FORMAT = "aigc-recommender"
 def _member_seed(seed: int, j: int) -> int:
     """Seed of ensemble member ``j`` (member 0 uses ``seed`` itself)."""
     return seed if j == 0 else int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
-
-
-def _nonneg_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
-    return int(value)
 
 
 def _member_kinds(config: Mapping[str, Any]) -> list[str]:
@@ -132,7 +127,7 @@ class Recommender(UseCase):
             "beta": float(beta),
             "anneal_steps": None if anneal_steps is None else _pos_int(anneal_steps, "anneal_steps"),
             "ensemble": _pos_int(ensemble, "ensemble"),
-            "dae_members": _nonneg_int(dae_members, "dae_members"),
+            "dae_members": check_int("dae_members", dae_members, minimum=0),
             "linear_weight": float(linear_weight),
             "linear_l2": float(linear_l2),
             "seed": int(seed),

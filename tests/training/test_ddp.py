@@ -116,7 +116,7 @@ def _two_agents(out, steps: int, *extra: str) -> None:  # type: ignore[no-untype
         subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         for _ in range(2)
     ]
-    outputs = [a.communicate(timeout=300)[0] for a in agents]
+    outputs = [a.communicate(timeout=600)[0] for a in agents]
     for a, text in zip(agents, outputs, strict=True):
         assert a.returncode == 0, text
 
