@@ -514,8 +514,19 @@ def _fit_date_strings(s: pd.Series) -> dict[str, Any] | None:
         parse_format=fmt,
         format=out_fmt,
         unparsed=int(parsed.isna().sum()),
+        offset_style=_offset_style(sample.str.strip()) if "%z" in out_fmt else None,
     )
     return spec
+
+
+def _offset_style(text: pd.Series) -> str | None:
+    """How most strings spell their UTC offset, where ``%z`` would write ``+0100``: ``"Z"`` for
+    ``...Z``, ``"colon"`` for ``+01:00``, None for ``+0100``."""
+    if text.str.endswith("Z").mean() > 0.5:
+        return "Z"
+    if text.str.contains(r"[+-]\d{2}:\d{2}$").mean() > 0.5:
+        return "colon"
+    return None
 
 
 def _time_to_number(s: pd.Series, spec: dict[str, Any]) -> pd.Series:
@@ -540,7 +551,13 @@ def _number_to_time(x: np.ndarray, spec: dict[str, Any]) -> pd.Series:
     if spec["tz"] is not None:
         s = s.dt.tz_localize("UTC").dt.tz_convert(spec["tz"])
     if spec["kind"] == "date_string":
-        text = s.dt.strftime(spec["format"]).astype(object).where(~miss, None)
+        text = s.dt.strftime(spec["format"])
+        style = spec.get("offset_style")
+        if style == "Z":
+            text = text.str.replace(r"[+-]0000$", "Z", regex=True)
+        elif style == "colon":
+            text = text.str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True)
+        text = text.astype(object).where(~miss, None)
         return text.astype(spec["dtype"]) if spec["dtype"] != "object" else text
     if spec["kind"] == "date":
         return s.dt.date.astype(object).where(~miss, None)

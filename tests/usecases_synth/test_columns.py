@@ -323,3 +323,24 @@ def test_id_columns_under_differential_privacy(frame: pd.DataFrame, tmp_path: Pa
     }
     synth.save(tmp_path / "m")
     assert "R-0" not in (tmp_path / "m" / "config.json").read_text()
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        "%Y-%m-%d",
+        "%d/%m/%Y",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S+01:00",
+        "%Y-%m-%dT%H:%M:%SZ",
+    ],
+)
+def test_date_strings_decode_to_their_own_format(fmt: str) -> None:
+    rng = np.random.default_rng(0)
+    times = pd.Series(pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**5, 80), unit="min"))
+    df = pd.DataFrame({"t": times.dt.strftime(fmt)})
+    plan = ColumnPlan.fit(df, warn=False)
+    assert plan.times["t"]["kind"] == "date_string"
+    back = plan.restore(plan.to_model(df), np.random.default_rng(0))
+    pd.testing.assert_series_equal(back["t"], df["t"])  # exact text round trip
