@@ -105,6 +105,8 @@ def report_on_model_frames(
 
     if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 2:
         raise ValueError(f"max_rows must be an int >= 2, got {max_rows!r}")
+    if len(train) < 2:
+        raise ValueError(f"train needs at least 2 rows, got {len(train)}")
     cols = list(train.columns)
     for what, df in (("synthetic", synthetic), ("holdout", holdout)):
         if df is not None:

@@ -216,6 +216,11 @@ class Synthesizer(UseCase):
         )
         if target is not None and target in plan.ids:
             raise ValueError(f"target {target!r} cannot be an id column")
+        if not plan.model_columns:
+            raise ValueError(
+                f"every column is an identifier ({sorted(plan.ids)}): nothing is left to model; "
+                "pass id_columns=[] to model them as ordinary columns"
+            )
         notes = list(plan.notes)
         if target is None and not private:  # (under DP even a hint read from the rows is not kept)
             labels = label_candidates(df, exclude=[*plan.ids, *plan.times])

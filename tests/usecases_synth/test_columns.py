@@ -171,6 +171,8 @@ def test_id_policies_and_explicit_id_columns() -> None:
         Synthesizer("tvae", id_columns="customer_id")
     with pytest.raises(ValueError, match="unknown id_columns"):
         Synthesizer("tvae", **FAST).fit(df, id_columns=["nope"])
+    with pytest.raises(ValueError, match=r"every column is an identifier \(\['customer_id', 'row'\]\)"):
+        _quiet_fit(Synthesizer("tvae", **FAST), df[["customer_id", "row"]])
     with pytest.raises(ValueError, match="'customer_id' is an id column"):
         _quiet_fit(Synthesizer("tvae", **FAST), df).sample(5, conditions={"customer_id": "x"})
 

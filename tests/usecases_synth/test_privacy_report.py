@@ -103,6 +103,8 @@ def test_privacy_report_input_errors(train: pd.DataFrame) -> None:
         privacy_report(train, train.to_numpy())
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['age'\]"):
         privacy_report(train, train.drop(columns="age"))
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        privacy_report(train.iloc[:1], train)
     with pytest.raises(ValueError, match="max_rows"):
         privacy_report(train, train, max_rows=1)
     synth = Synthesizer("tvae", epochs=1, privacy_rows=0)
