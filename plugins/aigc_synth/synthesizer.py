@@ -20,7 +20,6 @@ import os
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,7 +27,9 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from aigc_sdk import threads as torch_threads
 from aigc_sdk.interfaces import UseCase
+from aigc_sdk.validation import check_int
 from aigc_synth.columns import ID_POLICIES, ColumnPlan, label_candidates
 from aigc_synth.conditions import ConditionSampler
 from aigc_synth.networks import (
@@ -78,18 +79,6 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         **_COMMON,
     },
 }
-
-
-@contextmanager
-def _threads(n: int | None) -> Any:
-    """Run a block with ``n`` intra-op threads, restoring the previous setting."""
-    old = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 class Synthesizer(UseCase):
@@ -167,6 +156,7 @@ class Synthesizer(UseCase):
                 raise ValueError(
                     "latent_prior='gmm' fits the data without noise; use 'normal' with dp_epsilon"
                 )
+        num_threads = check_int("num_threads", num_threads, allow_none=True)
         self.seed, self.num_threads, self.verbose = int(seed), num_threads, verbose
         self.transformer: TableTransformer | None = None
         self.net: torch.nn.Module | None = None
@@ -264,7 +254,7 @@ class Synthesizer(UseCase):
         self.target, self.discrete_columns, self.plan = target, discrete, plan
         t0 = time.perf_counter()
         privacy: dict[str, Any] | None = None
-        with _threads(self.num_threads), torch.random.fork_rng(devices=[]):
+        with torch_threads.num_threads(self.num_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             if private:
                 assert schema is not None
@@ -497,7 +487,7 @@ class Synthesizer(UseCase):
         assert self.transformer is not None
         parts: list[pd.DataFrame] = []
         have = made = rounds = 0
-        with _threads(self.num_threads):
+        with torch_threads.num_threads(self.num_threads):
             # Batches are at most max_batch rows; only batches in which the conditions rejected rows
             # count towards max_rounds, so a large n without (or with easy) conditions always finishes.
             while have < n and rounds < max_rounds:
