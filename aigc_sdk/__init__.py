@@ -38,6 +38,7 @@ _LAZY = {
     # save / load
     "load": "aigc_sdk.io",
     "save_model": "aigc_sdk.io",
+    "load_use_case": "aigc_sdk.io",
     # interfaces
     "Generator": "aigc_sdk.interfaces",
     "Discriminator": "aigc_sdk.interfaces",
@@ -71,7 +72,7 @@ if TYPE_CHECKING:
         ScoringDiscriminator,
         UseCase,
     )
-    from aigc_sdk.io import load, save_model
+    from aigc_sdk.io import load, load_use_case, save_model
     from aigc_sdk.registry import (
         create_model,
         create_network,
@@ -134,6 +135,7 @@ __all__ = [
     "list_use_cases",
     "load",
     "load_dataset",
+    "load_use_case",
     "plugin_manager",
     "save_model",
 ]

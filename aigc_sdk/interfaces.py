@@ -239,9 +239,27 @@ def split_tensors(data: torch.utils.data.Dataset[Any], indices: Any = None) -> t
 
 
 class UseCase(abc.ABC):
-    """A business workflow built on models and evaluators (fit, then act, then report)."""
+    """A business workflow built on models and evaluators (fit, then act, then report).
+
+    A use-case that can be kept sets :attr:`artifact_format` and implements :meth:`save` and
+    :meth:`load` (``aigc_sdk.io.save_artifact`` / ``load_artifact`` give the atomic
+    ``config.json`` + ``model.safetensors`` layout); ``aigc_sdk.load_use_case(directory)`` then
+    finds the registered use-case a directory belongs to from its format tag.
+    """
 
     name: ClassVar[str] = "use-case"
+    #: ``config.json["format"]`` of this use-case's saves (``aigc_sdk.io.format_tag(kind)``);
+    #: None when it has no saved form.
+    artifact_format: ClassVar[str | None] = None
+
+    def save(self, directory: Any) -> Any:
+        """Write the fitted use-case to ``directory``, replacing an earlier save atomically."""
+        raise NotImplementedError(f"{type(self).__name__} has no saved form")
+
+    @classmethod
+    def load(cls, directory: Any) -> UseCase:
+        """Rebuild a use-case written by :meth:`save`."""
+        raise NotImplementedError(f"{cls.__name__} has no saved form")
 
     @abc.abstractmethod
     def fit(self, data: Any, **options: Any) -> UseCase:

@@ -31,8 +31,39 @@ if TYPE_CHECKING:
 
     from aigc_sdk.interfaces import GenerativeModel
 
+#: Every saved artifact names its kind as ``"aigc-sdk/<kind>"`` in ``config.json["format"]``
+#: and its layout revision as an int in ``"format_version"`` (see :func:`format_tag`).
+FORMAT_PREFIX = "aigc-sdk/"
+#: Tags written by earlier releases, read as their current names.
+LEGACY_FORMATS = {
+    "aigc-sdk-model": "aigc-sdk/model",
+    "aigc-sdk-run": "aigc-sdk/run",
+    "aigc-recommender": "aigc-sdk/recommender",
+    "aigc-anomaly-detector": "aigc-sdk/anomaly-detector",
+    "aigc_synth/1": "aigc-sdk/synthesizer",
+}
+
+
+def format_tag(kind: str) -> str:
+    """The ``format`` value of a saved ``kind`` (``"model"``, ``"synthesizer"``, ...)."""
+    return FORMAT_PREFIX + kind
+
+
+def same_format(found: Any, expected: str) -> bool:
+    """Whether a saved ``format`` value (current or legacy) names the ``expected`` tag."""
+    if not isinstance(found, str):
+        return False
+    return LEGACY_FORMATS.get(found, found) == LEGACY_FORMATS.get(expected, expected)
+
+
+def saved_format_version(config: dict[str, Any]) -> int:
+    """The layout revision of a saved config (``version`` in older use-case saves; 1 if absent)."""
+    value = config.get("format_version", config.get("version", 1))
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
 #: Marks a ``config.json`` written by :func:`save_model`.
-MODEL_FORMAT = "aigc-sdk-model"
+MODEL_FORMAT = format_tag("model")
 MODEL_FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -498,12 +529,13 @@ def _parse_json(data: bytes, path: Path) -> Any:
 
 
 def load_artifact(
-    directory: str | os.PathLike[str], fmt: str, what: str = "artifact"
+    directory: str | os.PathLike[str], fmt: str, what: str = "artifact", *, max_version: int | None = None
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Read what :func:`save_artifact` wrote: ``(config, tensors)``.
 
     FileNotFoundError when either file is missing; ValueError when ``config["format"]`` is not
-    ``fmt`` (the directory holds something else). ``what`` names the object in those messages.
+    ``fmt`` (current or legacy spelling: the directory holds something else) or its
+    ``format_version`` is above ``max_version``. ``what`` names the object in those messages.
     Both files come from the same save, and a save that a kill left half swapped is recovered.
     """
     directory = Path(directory)
@@ -513,9 +545,14 @@ def load_artifact(
             f"no saved {what} in {str(directory)!r}: {CONFIG_FILE} + {WEIGHTS_FILE} expected"
         )
     config = _parse_json(files[CONFIG_FILE], directory / CONFIG_FILE)
-    if not isinstance(config, dict) or config.get("format") != fmt:
+    if not isinstance(config, dict) or not same_format(config.get("format"), fmt):
         found = config.get("format") if isinstance(config, dict) else None
         raise ValueError(f"{directory} does not hold a saved {what} (format {found!r}, expected {fmt!r})")
+    if max_version is not None and saved_format_version(config) > max_version:
+        raise ValueError(
+            f"{directory} holds a {what} of format version {saved_format_version(config)}, newer than this "
+            f"aigc-sdk reads ({max_version}); upgrade aigc-sdk to load it"
+        )
     return config, _load_tensors(files[WEIGHTS_FILE], directory)
 
 
@@ -595,7 +632,7 @@ def _parse_model_record(data: bytes, path: Path) -> dict[str, Any]:
     from aigc_sdk.specs import check_model_config
 
     record = _parse_json(data, path)
-    if not isinstance(record, dict) or record.get("format") != MODEL_FORMAT:
+    if not isinstance(record, dict) or not same_format(record.get("format"), MODEL_FORMAT):
         raise ValueError(f"{path} is not an aigc-sdk model config (format != {MODEL_FORMAT!r})")
     if int(record.get("format_version", 0)) > MODEL_FORMAT_VERSION:
         raise ValueError(f"{path} has format_version {record['format_version']}; upgrade aigc-sdk to read it")
@@ -630,12 +667,11 @@ def load(
 ) -> Any:
     """Rebuild a model saved by :func:`save_model` (or a trainer checkpoint) and load its weights.
 
-    The model is recreated through ``aigc_sdk.create_model(name, **config)``, weights come
+    The model is recreated by the registered factory of its recorded class (or, for saves
+    without one, ``aigc_sdk.create_model(name, **config)``), weights come
     from safetensors (no pickle), and the model is returned in eval mode on ``device``. The
     config and the weights are read from the same save, even while another process replaces it.
     """
-    from aigc_sdk.registry import create_model
-
     if not isinstance(directory, (str, os.PathLike)):
         raise ValueError(f"directory must be a path, got {directory!r}")
     files = _read_saved(directory, (CONFIG_FILE, WEIGHTS_FILE))
@@ -646,7 +682,7 @@ def load(
     config_path = Path(directory) / CONFIG_FILE
     record = _parse_model_record(files[CONFIG_FILE], config_path)
     try:
-        model = create_model(record["name"], **record["config"])
+        model = _factory_for(record)(**record["config"])
     except (OverflowError, RecursionError, MemoryError) as exc:
         raise CorruptFileError(
             f"{config_path}: the model it describes cannot be built ({type(exc).__name__}: {exc})"
@@ -657,6 +693,49 @@ def load(
     except RuntimeError as exc:
         raise ModelMismatchError(_mismatch_message(model, tensors, Path(directory), exc)) from exc
     return model.to(device).eval()
+
+
+def load_use_case(directory: str | os.PathLike[str]) -> Any:
+    """Rebuild whatever saved use-case ``directory`` holds (a synthesizer, a detector, ...).
+
+    The format tag in its ``config.json`` picks the registered use-case whose class declares
+    that :attr:`~aigc_sdk.interfaces.UseCase.artifact_format`; that class's ``load`` reads it.
+    Only registered use-cases are considered, so a file cannot name code to import.
+    """
+    from aigc_sdk.registry import default_registry
+
+    path = Path(directory)
+    files = _read_saved(path, (CONFIG_FILE, WEIGHTS_FILE))
+    if isinstance(files, str):
+        raise FileNotFoundError(f"no saved use-case in {str(path)!r}: {files} is missing")
+    config = _parse_json(files[CONFIG_FILE], path / CONFIG_FILE)
+    found = config.get("format") if isinstance(config, dict) else None
+    registry = default_registry()
+    for name in registry.list_names("use_case"):
+        cls = registry.get("use_case", name).resolve()
+        fmt = getattr(cls, "artifact_format", None)
+        if isinstance(fmt, str) and same_format(found, fmt):
+            return cls.load(path)  # type: ignore[attr-defined]
+    raise ValueError(f"{path} holds format {found!r}, which no registered use-case reads")
+
+
+def _factory_for(record: dict[str, Any]) -> Callable[..., Any]:
+    """The registered factory that built the saved model: the registration whose target is the
+    recorded ``class`` (so another plugin's model of the same short name cannot shadow it), else
+    the recorded name. Only registered factories are ever called: a class named in a file is
+    never imported on its own say-so."""
+    from aigc_sdk.registry import create_model, default_registry
+
+    cls = record.get("class")
+    if isinstance(cls, str):
+        cat = default_registry().catalog("model")
+        for reg in [*cat.entries.values(), *(r for rs in cat.conflicts.values() for r in rs)]:
+            target = reg.target
+            qual = target if isinstance(target, str) else f"{target.__module__}:{target.__qualname__}"
+            if qual == cls:
+                return reg.resolve()
+    name = record["name"]
+    return lambda **config: create_model(name, **config)
 
 
 def _mismatch_message(

@@ -30,6 +30,7 @@ def run_one(
     config: dict[str, Any],
     n: int,
     batch_size: int,
+    trainer_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train ``model_name`` on ``dataset`` with ``seed`` and return its scores and training time."""
     import torch
@@ -43,7 +44,14 @@ def run_one(
     model = aigc_sdk.create_model(model_name, dataset=dataset, **config)
     t0 = time.perf_counter()
     Trainer(
-        model, provider, steps=steps, batch_size=batch_size, seed=seed, device="cpu", progress=False
+        model,
+        provider,
+        steps=steps,
+        batch_size=batch_size,
+        seed=seed,
+        device="cpu",
+        progress=False,
+        **(trainer_options or {}),
     ).fit()
     train_s = time.perf_counter() - t0
     model.eval()
@@ -54,6 +62,7 @@ def run_one(
         "seed": seed,
         "steps": steps,
         "config": config,
+        "trainer": trainer_options or {},
         "train_s": round(train_s, 1),
         "threads": torch.get_num_threads(),
         "extractor": report["extractor"],
@@ -91,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--n", type=int, default=1000, help="generated and real samples (default 1000)")
     p.add_argument("--config", default="{}", help="model config overrides as JSON")
+    p.add_argument(
+        "--trainer", default="{}", help='Trainer options as JSON, e.g. \'{"lr_schedule": "cosine"}\''
+    )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", default=None, help="also write the rows and medians to this JSON file")
     args = p.parse_args(argv)
@@ -101,9 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     config = json.loads(args.config)
     if not isinstance(config, dict):
         p.error("--config must be a JSON object")
+    trainer_options = json.loads(args.trainer)
+    if not isinstance(trainer_options, dict):
+        p.error("--trainer must be a JSON object")
     rows = []
     for seed in (int(s) for s in args.seeds.split(",") if s.strip()):
-        row = run_one(args.model, args.dataset, seed, args.steps, config, args.n, args.batch_size)
+        row = run_one(
+            args.model, args.dataset, seed, args.steps, config, args.n, args.batch_size, trainer_options
+        )
         print(json.dumps(row), flush=True)
         rows.append(row)
     med = median_row(rows)

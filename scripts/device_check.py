@@ -10,7 +10,7 @@ Steps, each recorded as ``ok``, ``skipped`` (with the reason) or ``failed`` (wit
   compute capability only; CUDA_HOME, nvcc, its version and its architectures are checked first.
 * ``smoke``: every op once per device against the pure-PyTorch reference (forward, backward, the
   regenerated eps of ``reparameterize``), and which backend each device uses.
-* ``cuda_tests``: ``pytest tests/ops -m cuda``; ``cpu_tests``: the CPU op tests (a subset when quick
+* ``cuda_tests``: ``pytest tests/core/ops -m cuda``; ``cpu_tests``: the CPU op tests (a subset when quick
   or on a GPU machine).
 * ``bench``: the ``aigc bench ops`` cases, ms per call and GB/s (bytes read + written once) per size.
 
@@ -252,7 +252,7 @@ def _pytest(select: str, targets: list[str], budget: Budget, cap: float) -> Step
     with tempfile.TemporaryDirectory() as tmp:
         xml = Path(tmp) / "junit.xml"
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", select, *targets]
-        cmd += ["--ignore=tests/ops/test_device_check.py", f"--junitxml={xml}"]
+        cmd += ["--ignore=tests/core/ops/test_device_check.py", f"--junitxml={xml}"]
         rc, out, secs = _run(cmd, timeout=budget.timeout(cap))
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         failed: list[str] = []
@@ -294,15 +294,16 @@ def _pytest(select: str, targets: list[str], budget: Budget, cap: float) -> Step
 
 
 def cuda_tests_step(cuda: bool, budget: Budget) -> Step:
-    """Every CUDA-marked op test (``pytest tests/ops -m cuda``)."""
+    """Every CUDA-marked op test (``pytest tests/core/ops -m cuda``)."""
     if not cuda:
         return _skipped("no CUDA device")
-    return _pytest("cuda", ["tests/ops"], budget, cap=240)
+    return _pytest("cuda", ["tests/core/ops"], budget, cap=240)
 
 
 def cpu_tests_step(cuda: bool, quick: bool, budget: Budget) -> Step:
-    """The CPU op tests: all of tests/ops on a CPU machine, the activation's tests when quick or on a GPU."""
-    targets = ["tests/ops/test_fused_leaky_relu.py"] if (quick or cuda) else ["tests/ops"]
+    """The CPU op tests: all of tests/core/ops on a CPU machine; the activation's tests when quick
+    or on a GPU."""
+    targets = ["tests/core/ops/test_fused_leaky_relu.py"] if (quick or cuda) else ["tests/core/ops"]
     return _pytest("not cuda", targets, budget, cap=240)
 
 

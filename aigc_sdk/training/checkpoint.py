@@ -27,6 +27,8 @@ import torch
 from safetensors.torch import load_file
 
 from aigc_sdk.io import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
     atomic_write_dir,
     clean_stale_siblings,
     fsync_dir,
@@ -183,9 +185,9 @@ def save_checkpoint(
     }
 
     def _fill(tmp: Path) -> None:
-        _write_file(tmp / "model.safetensors", weights)
+        _write_file(tmp / WEIGHTS_FILE, weights)
         _write_file(tmp / OPTIM_FILE, optim)
-        _write_file(tmp / "config.json", (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+        _write_file(tmp / CONFIG_FILE, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
         _write_file(tmp / STATE_FILE, (json.dumps(state, indent=1, sort_keys=True) + "\n").encode())
 
     atomic_write_dir(final, _fill)
@@ -206,7 +208,7 @@ def load_checkpoint(
     state = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
     if int(state.get("format_version", 0)) > CHECKPOINT_FORMAT_VERSION:
         raise ValueError(f"checkpoint {path} is from a newer aigc-sdk (format {state['format_version']})")
-    return load_file(str(path / "model.safetensors")), load_file(str(path / OPTIM_FILE)), state
+    return load_file(str(path / WEIGHTS_FILE)), load_file(str(path / OPTIM_FILE)), state
 
 
 __all__ = [

@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset, default_collate
 
 from aigc_sdk.errors import AigcError
 from aigc_sdk.interfaces import DatasetProvider, GenerativeModel
+from aigc_sdk.io import format_tag, same_format
 from aigc_sdk.training import checkpoint as ckpt
 from aigc_sdk.training.callbacks import MetricsLogger
 from aigc_sdk.training.distributed import (
@@ -53,7 +54,7 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 
 #: The run identity file in ``out_dir`` (model, seed, batch size, creation time).
 RUN_FILE = "run.json"
-RUN_FORMAT = "aigc-sdk-run"
+RUN_FORMAT = format_tag("run")
 RUN_FORMAT_VERSION = 1
 #: What a run writes into ``out_dir``; ``overwrite=True`` removes these, in this order (the
 #: checkpoints first, so a kill part-way never leaves an old run that could still be resumed).
@@ -555,7 +556,7 @@ class Trainer:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return doc if isinstance(doc, dict) and doc.get("format") == RUN_FORMAT else None
+        return doc if isinstance(doc, dict) and same_format(doc.get("format"), RUN_FORMAT) else None
 
     def previous_run(self) -> str | None:
         """Describe the run already in ``out_dir`` (checkpoints, metrics, samples, model), or None."""

@@ -37,9 +37,10 @@ from aigc_anomaly.whitening import RobustGaussian
 # value, None = leave alone) is the augment plugin's, reused rather than copied a third time.
 from aigc_sdk import threads as torch_threads
 from aigc_sdk.interfaces import UseCase
+from aigc_sdk.io import format_tag
 from aigc_sdk.validation import check_int
 
-FORMAT = "aigc-anomaly-detector"
+FORMAT = format_tag("anomaly-detector")
 SCORE_SPACES = ("residual", "joint", "latent")
 
 
@@ -83,6 +84,7 @@ class Detector(UseCase):
     """
 
     name: ClassVar[str] = "anomaly"
+    artifact_format: ClassVar[str | None] = FORMAT
 
     def __init__(
         self,
@@ -353,7 +355,7 @@ class Detector(UseCase):
         tensors["gauss.precision"] = self.gaussian.precision
         meta = {
             "format": FORMAT,
-            "version": 1,
+            "format_version": 1,
             "config": self.config,
             "preprocessor": prep_cfg,
             "in_dim": int(self.net.decoder.net[-1].out_features),

@@ -24,9 +24,10 @@ from aigc_recommend.linear import MAX_ITEMS, ItemLinearAE
 from aigc_recommend.metrics import ndcg_at_k, recall_at_k
 from aigc_recommend.networks import BlendedScorer, MultEnsemble, MultNet
 from aigc_sdk.interfaces import UseCase
+from aigc_sdk.io import format_tag
 from aigc_sdk.validation import check_int
 
-FORMAT = "aigc-recommender"
+FORMAT = format_tag("recommender")
 
 
 def _member_seed(seed: int, j: int) -> int:
@@ -87,6 +88,7 @@ class Recommender(UseCase):
     """
 
     name: ClassVar[str] = "recommend"
+    artifact_format: ClassVar[str | None] = FORMAT
 
     def __init__(
         self,
@@ -358,7 +360,7 @@ class Recommender(UseCase):
             raise ValueError(f"item ids must be int or str to be saved, got {type(bad[0]).__name__}")
         meta = {
             "format": FORMAT,
-            "version": 3,
+            "format_version": 3,
             "config": self.config,
             "items": items.ids,
             "n_items": len(items),

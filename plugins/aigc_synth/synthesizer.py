@@ -29,6 +29,7 @@ from torch import Tensor
 
 from aigc_sdk import threads as torch_threads
 from aigc_sdk.interfaces import UseCase
+from aigc_sdk.io import format_tag
 from aigc_sdk.validation import check_int
 from aigc_synth.columns import ID_POLICIES, ColumnPlan, label_candidates
 from aigc_synth.conditions import ConditionSampler
@@ -43,7 +44,7 @@ from aigc_synth.networks import (
 from aigc_synth.privacy import check_dp_options, default_delta, fit_vae_private
 from aigc_synth.transformer import TableTransformer, check_schema
 
-FORMAT = "aigc_synth/1"
+FORMAT = format_tag("synthesizer")
 KINDS = ("tvae", "ctgan")
 # options of both kinds: identifier columns (aigc_synth.columns) and the post-fit privacy report
 _COMMON: dict[str, Any] = {"id_columns": None, "id_policy": "generate", "privacy_rows": 2000}
@@ -104,6 +105,7 @@ class Synthesizer(UseCase):
     """
 
     name: ClassVar[str] = "synth"
+    artifact_format: ClassVar[str | None] = FORMAT
 
     def __init__(
         self,
@@ -655,6 +657,7 @@ class Synthesizer(UseCase):
             tensors.update({f"prior.{k}": v for k, v in self.prior.items()})
         config = {
             "format": FORMAT,
+            "format_version": 1,
             "kind": self.kind,
             "seed": self.seed,
             "params": self.params,

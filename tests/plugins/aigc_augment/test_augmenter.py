@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from tests.usecases_augment.conftest import FAST
+from tests.plugins.aigc_augment.conftest import FAST
 
 
 def test_augment_returns_class_major_synthetic_images(digits):

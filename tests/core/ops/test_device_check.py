@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 STEPS = ["build", "smoke", "cuda_tests", "cpu_tests", "bench"]
 STATUSES = {"ok", "skipped", "failed"}
 

@@ -11,7 +11,7 @@ import pytest
 
 from aigc_synth.privacy_report import privacy_report
 from aigc_synth.synthesizer import Synthesizer
-from tests.usecases_synth._data import make_frame
+from tests.plugins.aigc_synth._data import make_frame
 
 FIELDS = {
     "rows_train",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.usecases_synth._data import make_frame
+from tests.plugins.aigc_synth._data import make_frame
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -19,7 +19,7 @@ from aigc_anomaly.cli import add_parser
 from aigc_anomaly.columns import ExcludedColumnsWarning
 from aigc_anomaly.detector import Detector
 from aigc_sdk.errors import UsageError
-from tests.usecases.test_anomaly import cluster_with_outliers
+from tests.plugins.aigc_anomaly.test_detector import cluster_with_outliers
 
 pd = pytest.importorskip("pandas")
 

@@ -1,4 +1,4 @@
-"""Fixtures for the anomaly and recommendation use-case tests."""
+"""Fixtures shared by the first-party plugins' tests."""
 
 from __future__ import annotations
 

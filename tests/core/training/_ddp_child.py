@@ -1,4 +1,4 @@
-"""Run under torchrun by tests/training/test_ddp.py: trains with a callback that records how
+"""Run under torchrun by tests/core/training/test_ddp.py: trains with a callback that records how
 the networks are wrapped and what the model looks like after fit()."""
 
 from __future__ import annotations

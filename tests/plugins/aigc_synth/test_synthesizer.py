@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from aigc_synth.synthesizer import Synthesizer
-from tests.usecases_synth._data import make_frame
+from tests.plugins.aigc_synth._data import make_frame
 
 KINDS = ["fitted_tvae", "fitted_ctgan"]
 
