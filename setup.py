@@ -3,9 +3,10 @@
 * A ``CUDAExtension`` (CPU + CUDA kernels) when torch is a CUDA build and nvcc is found (``CUDA_HOME``),
   unless ``AIGC_SDK_BUILD_CUDA=0``; otherwise a ``CppExtension`` with the CPU kernels only.
 * ``TORCH_CUDA_ARCH_LIST`` defaults to "8.0;9.0".
-* The CPU kernel bodies (csrc/cpu/kernels_impl.h) are compiled once per CPU capability, each object with
-  its own -m flags (at::vec only emits SIMD code for the capability it is compiled for); the op code
-  picks one at run time. setuptools applies one flag set to all sources, hence the build_ext subclass.
+* The CPU kernel bodies (csrc/cpu/kernels_impl.h and the per-op headers it includes) are compiled
+  once per CPU capability, each object with its own -m flags (at::vec only emits SIMD code for the
+  capability it is compiled for); the op code picks one at run time. setuptools applies one flag set
+  to all sources, hence the build_ext subclass.
 * ``AIGC_SDK_SKIP_EXT=1`` skips the extension (pure-Python install; the ops use the reference).
 
 Install with ``pip install --no-build-isolation -e .`` so the extension builds against the installed torch.
@@ -101,7 +102,7 @@ def _extensions_and_cmdclass():
                     include_dirs=ext.include_dirs,
                     debug=self.debug,
                     extra_postargs=extra,
-                    depends=[os.path.join(CSRC, "cpu", "kernels_impl.h"), os.path.join(CSRC, "philox.h")],
+                    depends=[*glob.glob(os.path.join(CSRC, "cpu", "*.h")), os.path.join(CSRC, "philox.h")],
                 )
             ext.extra_objects = [*(ext.extra_objects or []), *objects]
             super().build_extension(ext)
