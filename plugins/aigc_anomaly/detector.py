@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,12 +33,10 @@ from aigc_anomaly.columns import ColumnRoles, align_columns, is_frame, split_col
 from aigc_anomaly.networks import TabularAutoEncoder
 from aigc_anomaly.preprocessing import Preprocessor
 from aigc_anomaly.whitening import RobustGaussian
-
-# The SDK has no shared thread-count helper; this one (set for the block, restore the previous
-# value, None = leave alone) is the augment plugin's, reused rather than copied a third time.
 from aigc_sdk import threads as torch_threads
 from aigc_sdk.interfaces import UseCase
 from aigc_sdk.io import format_tag
+from aigc_sdk.training import FitLoop, TrainingDivergedError
 from aigc_sdk.validation import check_int
 
 FORMAT = format_tag("anomaly-detector")
@@ -81,6 +80,10 @@ class Detector(UseCase):
     ``fit``, ``score``, ``predict`` and ``evaluate`` take ``num_threads=N`` to run with ``N``
     torch intra-op threads, restoring the previous count afterwards (the setting is
     process-wide while the call runs).
+
+    Each network's training runs in a :class:`~aigc_sdk.training.FitLoop`: ``fit(callbacks=...)``
+    and installed plugins get the lifecycle hooks, and a non-finite loss raises
+    :class:`~aigc_sdk.training.TrainingDivergedError`.
     """
 
     name: ClassVar[str] = "anomaly"
@@ -136,8 +139,11 @@ class Detector(UseCase):
         self._report: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ training
-    def _train(self, x: Tensor, seed: int) -> tuple[TabularAutoEncoder, float]:
-        """Train one autoencoder on ``x``; return it (in eval mode) and its last-epoch loss."""
+    def _train(
+        self, x: Tensor, seed: int, *, desc: str, callbacks: Sequence[Any], threads: int | None
+    ) -> tuple[TabularAutoEncoder, float]:
+        """Train one autoencoder on ``x`` in a :class:`~aigc_sdk.training.FitLoop`; return it (in
+        eval mode) and its last-epoch loss (mean over the rows of that epoch)."""
         c = self.config
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
             torch.manual_seed(seed)
@@ -149,22 +155,40 @@ class Detector(UseCase):
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, c["lr"], total_steps=c["epochs"] * steps_per_epoch)
         net.train()
         last = float("nan")
-        for _ in range(c["epochs"]):
-            perm = torch.randperm(len(x), generator=gen)
-            total = 0.0
-            for i in range(0, len(x), bs):
-                xb = x[perm[i : i + bs]]
-                loss = net.loss(xb, generator=gen)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                total += loss.item() * len(xb)
-            last = total / len(x)
-        if not math.isfinite(last):
-            raise FloatingPointError(
-                "training diverged (non-finite loss); try scaling='robust' or a lower lr"
-            )
+        loop = FitLoop(
+            model=net,
+            total=c["epochs"] * steps_per_epoch,
+            desc=desc,
+            callbacks=callbacks,
+            num_threads=threads,
+            # A sum-of-squares loss on unbounded features has no natural scale: only a
+            # non-finite loss means divergence.
+            divergence_threshold=None,
+        )
+        try:
+            with loop:
+                for _ in range(c["epochs"]):
+                    perm = torch.randperm(len(x), generator=gen)
+                    total, seen = 0.0, 0
+                    for i in range(0, len(x), bs):
+                        xb = x[perm[i : i + bs]]
+                        loss = net.loss(xb, generator=gen)
+                        opt.zero_grad(set_to_none=True)
+                        loss.backward()
+                        opt.step()
+                        sched.step()
+                        value = loss.item()
+                        total, seen = total + value * len(xb), seen + len(xb)
+                        loop.end_step({"loss": value})
+                        if loop.should_stop:
+                            break
+                    last = total / seen
+                    if loop.should_stop:
+                        break
+        except TrainingDivergedError as exc:
+            raise TrainingDivergedError(
+                f"{exc}; try scaling='robust' or a lower lr", exc.step, exc.metrics, None
+            ) from exc
         return net.eval(), last
 
     def _features(self, x: Tensor) -> Tensor:
@@ -184,6 +208,7 @@ class Detector(UseCase):
         exclude: str | list[str] | None = None,
         detect_columns: bool = True,
         num_threads: int | None = None,
+        callbacks: Sequence[Any] = (),
         **options: Any,
     ) -> Detector:
         """Fit on unlabelled training data ``(N, D)`` (DataFrame/array/tensor) or images ``(N, C, H, W)``.
@@ -197,6 +222,11 @@ class Detector(UseCase):
             detect_columns: also leave out columns that look like labels or IDs, with an
                 :class:`~aigc_anomaly.columns.ExcludedColumnsWarning` naming them.
             num_threads: torch intra-op threads for the fit (restored afterwards).
+            callbacks: objects with lifecycle methods (``on_fit_start``, ``on_train_step_end``,
+                ``on_fit_end``; see :class:`~aigc_sdk.training.Callback`). Each network's
+                training is one fit for them: the first fit, then the refit on the kept rows
+                (``trim > 0``); steps carry ``{"loss": ...}``. ``trainer.request_stop(reason)``
+                ends that training early.
             **options: override constructor settings (e.g. ``epochs=5``).
 
         The excluded columns are saved with the detector, so scoring drops them too.
@@ -223,17 +253,28 @@ class Detector(UseCase):
             data = data[[by_name[c] for c in roles.features]]
         else:
             labels = None
+        # The whole fit runs with the thread count, not only the trainings (each FitLoop sets the
+        # same count): the whitening and the training scores after them are part of the result.
         with torch_threads.num_threads(threads):
-            self._fit(data, roles, labels)
+            self._fit(data, roles, labels, list(callbacks), threads)
         return self
 
-    def _fit(self, data: Any, roles: ColumnRoles, labels: tuple[np.ndarray, np.ndarray] | None) -> None:
+    def _fit(
+        self,
+        data: Any,
+        roles: ColumnRoles,
+        labels: tuple[np.ndarray, np.ndarray] | None,
+        callbacks: list[Any],
+        threads: int | None,
+    ) -> None:
         c = self.config
         t0 = time.perf_counter()
         x = torch.from_numpy(self.preprocessor.fit(data))
         if len(x) < 10:
             raise ValueError(f"need at least 10 training rows, got {len(x)}")
-        self.net, loss1 = self._train(x, c["seed"])
+        self.net, loss1 = self._train(
+            x, c["seed"], desc=f"anomaly {c['kind']}: fit", callbacks=callbacks, threads=threads
+        )
         kept = len(x)
         loss2 = None
         if c["trim"] > 0:
@@ -241,7 +282,13 @@ class Detector(UseCase):
             dist = RobustGaussian(keep=1.0 - c["trim"]).fit(code).score(code)
             mask = dist <= torch.quantile(dist, 1.0 - c["trim"])
             kept = int(mask.sum())
-            self.net, loss2 = self._train(x[mask], c["seed"] + 1)
+            self.net, loss2 = self._train(
+                x[mask],
+                c["seed"] + 1,
+                desc=f"anomaly {c['kind']}: refit",
+                callbacks=callbacks,
+                threads=threads,
+            )
         self.gaussian = RobustGaussian(keep=1.0 - c["trim"] if c["trim"] > 0 else 0.9).fit(self._features(x))
         train_scores = self.gaussian.score(self._features(x))
         self.threshold = float(torch.quantile(train_scores, 1.0 - c["contamination"]))

@@ -25,6 +25,7 @@ from aigc_recommend.metrics import ndcg_at_k, recall_at_k
 from aigc_recommend.networks import BlendedScorer, MultEnsemble, MultNet
 from aigc_sdk.interfaces import UseCase
 from aigc_sdk.io import format_tag
+from aigc_sdk.training import FitLoop, TrainingDivergedError
 from aigc_sdk.validation import check_int
 
 FORMAT = format_tag("recommender")
@@ -85,6 +86,10 @@ class Recommender(UseCase):
             for weights 0.15-0.3 and penalties 200-400.
         seed: makes fit and recommendations bitwise reproducible on CPU (member ``j > 0`` of an
             ensemble is seeded from ``(seed, j)``).
+
+    Each network's training runs in a :class:`~aigc_sdk.training.FitLoop`: ``fit(callbacks=...)``
+    and installed plugins get the lifecycle hooks, and a non-finite loss raises
+    :class:`~aigc_sdk.training.TrainingDivergedError`.
     """
 
     name: ClassVar[str] = "recommend"
@@ -166,6 +171,7 @@ class Recommender(UseCase):
         item_col: str = "item_id",
         rating_col: str | None = None,
         min_rating: float | None = None,
+        callbacks: Sequence[Any] = (),
         **options: Any,
     ) -> Recommender:
         """Train on interactions: a DataFrame of ``(user, item[, rating])`` rows or a binary
@@ -173,7 +179,11 @@ class Recommender(UseCase):
 
         ``validation=(fold_in, heldout)`` (two ``(users, items)`` matrices over the same items)
         selects the epoch with the best validation NDCG@100; without it the last epoch is kept.
-        ``options`` override constructor settings.
+        ``callbacks`` are objects with lifecycle methods (``on_fit_start``, ``on_train_step_end``,
+        ``on_fit_end``; see :class:`~aigc_sdk.training.Callback`): each network of the ensemble is
+        one fit for them, its optimiser steps carry ``{"loss": ...}``, and
+        ``trainer.request_stop(reason)`` ends that network's training after the current step
+        (the partial epoch is still validated). ``options`` override constructor settings.
         """
         unknown = set(options) - set(self.config)
         if unknown:
@@ -207,11 +217,16 @@ class Recommender(UseCase):
         bs = min(c["batch_size"], len(x))
         total_steps = c["epochs"] * math.ceil(len(x) / bs)
         anneal = c["anneal_steps"] if c["anneal_steps"] is not None else total_steps
-        members, fits = [], []
-        for j, kind in enumerate(_member_kinds(c)):
-            net, fitted = self._fit_member(x, val, _member_seed(c["seed"], j), bs, anneal, kind)
+        members, fits, stops = [], [], []
+        kinds = _member_kinds(c)
+        for j, kind in enumerate(kinds):
+            desc = f"recommend {kind}" + (f" {j + 1}/{len(kinds)}" if len(kinds) > 1 else "")
+            net, fitted, stop = self._fit_member(
+                x, val, _member_seed(c["seed"], j), bs, anneal, kind, desc=desc, callbacks=callbacks
+            )
             members.append(net)
             fits.append(fitted)
+            stops.append(stop)
         linear = ItemLinearAE.fit(x, c["linear_l2"]) if c["linear_weight"] > 0 else None
         self.net = _scorer(members, linear, c["linear_weight"])
         self.net.eval()
@@ -235,12 +250,24 @@ class Recommender(UseCase):
             "fit_seconds": time.perf_counter() - t0,
             "torch_threads": torch.get_num_threads(),
         }
+        if any(s is not None for s in stops):  # a callback ended some training early
+            self._report["member_stop_reasons"] = stops
         return self
 
     def _fit_member(
-        self, x: Tensor, val: tuple[Tensor, Tensor] | None, seed: int, bs: int, anneal: int, kind: str
-    ) -> tuple[MultNet, tuple[int, float | None]]:
-        """Train one network; with ``val``, keep its epoch of best validation NDCG@100."""
+        self,
+        x: Tensor,
+        val: tuple[Tensor, Tensor] | None,
+        seed: int,
+        bs: int,
+        anneal: int,
+        kind: str,
+        *,
+        desc: str,
+        callbacks: Sequence[Any],
+    ) -> tuple[MultNet, tuple[int, float | None], str | None]:
+        """Train one network in a :class:`~aigc_sdk.training.FitLoop`; with ``val``, keep its
+        epoch of best validation NDCG@100. Also returns why a callback stopped it (or None)."""
         c = self.config
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
             torch.manual_seed(seed)
@@ -248,28 +275,38 @@ class Recommender(UseCase):
         gen = torch.Generator().manual_seed(seed)
         opt = torch.optim.Adam(net.parameters(), lr=c["lr"], weight_decay=c["weight_decay"])
         step, best, best_epoch, best_state = 0, -math.inf, c["epochs"], None
-        for epoch in range(1, c["epochs"] + 1):
-            net.train()
-            perm = torch.randperm(len(x), generator=gen)
-            for i in range(0, len(x), bs):
-                beta = c["beta"] * min(1.0, step / anneal) if kind == "multvae" else 0.0
-                loss = net.loss(x[perm[i : i + bs]], beta, generator=gen)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-            if not math.isfinite(loss.item()):
-                raise FloatingPointError("training diverged (non-finite loss); lower lr")
-            if val is not None:
-                net.eval()
-                scores = net.scores(val[0]).masked_fill(val[0] > 0, -math.inf)
-                score = ndcg_at_k(scores, val[1], 100)
-                if score > best:
-                    best, best_epoch, best_state = score, epoch, copy.deepcopy(net.state_dict())
+        loop = FitLoop(model=net, total=c["epochs"] * math.ceil(len(x) / bs), desc=desc, callbacks=callbacks)
+        try:
+            with loop:
+                for epoch in range(1, c["epochs"] + 1):
+                    net.train()
+                    perm = torch.randperm(len(x), generator=gen)
+                    for i in range(0, len(x), bs):
+                        beta = c["beta"] * min(1.0, step / anneal) if kind == "multvae" else 0.0
+                        loss = net.loss(x[perm[i : i + bs]], beta, generator=gen)
+                        opt.zero_grad(set_to_none=True)
+                        loss.backward()
+                        opt.step()
+                        step += 1
+                        loop.end_step({"loss": loss.item()})
+                        if loop.should_stop:
+                            break
+                    if val is not None:
+                        net.eval()
+                        scores = net.scores(val[0]).masked_fill(val[0] > 0, -math.inf)
+                        score = ndcg_at_k(scores, val[1], 100)
+                        if score > best:
+                            best, best_epoch, best_state = score, epoch, copy.deepcopy(net.state_dict())
+                    elif loop.should_stop:  # without validation the kept epoch is the last one run
+                        best_epoch = epoch
+                    if loop.should_stop:
+                        break
+        except TrainingDivergedError as exc:
+            raise TrainingDivergedError(f"{exc}; lower lr", exc.step, exc.metrics, None) from exc
         if best_state is not None:
             net.load_state_dict(best_state)
         net.eval()
-        return net, (best_epoch, best if val is not None else None)
+        return net, (best_epoch, best if val is not None else None), loop.stop_reason
 
     # ------------------------------------------------------------------ inference
     def _masked_scores(self, fold_in: Tensor) -> Tensor:
