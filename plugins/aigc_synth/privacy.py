@@ -14,11 +14,13 @@ per-row gradients here cover every parameter exactly, and the accounting is Opac
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from aigc_sdk.training import FitLoop
 from aigc_synth.networks import BlockLayout, TabularVAE
 
 # RDP orders searched: Opacus' defaults plus larger ones, which few-step, large-epsilon runs need.
@@ -110,6 +112,7 @@ def fit_vae_private(
     delta: float,
     max_grad_norm: float,
     seed: int,
+    loop_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train ``net`` on rows ``x`` (conditions ``c``) with (epsilon, delta)-DP-SGD; returns the accounting.
 
@@ -117,6 +120,12 @@ def fit_vae_private(
     ``epochs * rows / batch_size`` steps are taken. The noise multiplier is the smallest the RDP
     accountant allows for ``epsilon`` at ``delta``; the returned ``epsilon`` is what it reports after
     training (at most the target, within its tolerance).
+
+    The steps run in a :class:`~aigc_sdk.training.FitLoop` (``loop_options``: its keyword arguments
+    other than ``model`` and ``total``). Training losses are not private, so the hooks see only
+    ``noisy_grad_norm``, the norm of the released noisy gradient (post-processing of the DP
+    mechanism: it costs no privacy); a NaN there stops the fit with ``TrainingDivergedError``.
+    A callback's stop request ends training early; the accounting then covers the steps taken.
     """
     RDPAccountant, get_noise_multiplier = _accountant_tools()
     n = len(x)
@@ -136,25 +145,33 @@ def fit_vae_private(
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
     accountant = RDPAccountant()
     expected = q * n
-    for _ in range(steps):
-        idx = (torch.rand(n, generator=gen) < q).nonzero().squeeze(1)
-        if len(idx):
-            eps = torch.randn(len(idx), net.latent_dim, generator=gen)
-            sums = clipped_gradient_sum(net, x[idx], c[idx], eps, layout, beta, max_grad_norm)
-        else:  # an empty sample still releases a noisy (all-noise) gradient
-            sums = {k: torch.zeros_like(v) for k, v in params.items()}
-        for k, p in params.items():
-            noise = torch.randn(p.shape, generator=gen) * (sigma * max_grad_norm)
-            p.grad = (sums[k] + noise) / expected
-        opt.step()
-        accountant.step(noise_multiplier=sigma, sample_rate=q)
+    taken = 0
+    with FitLoop(model=net, total=steps, **(loop_options or {})) as loop:
+        for _ in range(steps):
+            idx = (torch.rand(n, generator=gen) < q).nonzero().squeeze(1)
+            if len(idx):
+                eps = torch.randn(len(idx), net.latent_dim, generator=gen)
+                sums = clipped_gradient_sum(net, x[idx], c[idx], eps, layout, beta, max_grad_norm)
+            else:  # an empty sample still releases a noisy (all-noise) gradient
+                sums = {k: torch.zeros_like(v) for k, v in params.items()}
+            sq = 0.0
+            for k, p in params.items():
+                noise = torch.randn(p.shape, generator=gen) * (sigma * max_grad_norm)
+                p.grad = (sums[k] + noise) / expected
+                sq += float(p.grad.pow(2).sum())
+            opt.step()
+            accountant.step(noise_multiplier=sigma, sample_rate=q)
+            taken += 1
+            loop.end_step({"noisy_grad_norm": math.sqrt(sq)})
+            if loop.should_stop:
+                break
     return {
         "epsilon": float(accountant.get_epsilon(delta, alphas=ALPHAS)),
         "delta": float(delta),
         "noise_multiplier": float(sigma),
         "max_grad_norm": float(max_grad_norm),
         "sample_rate": float(q),
-        "steps": int(steps),
+        "steps": int(taken),
         "accountant": "rdp (opacus)",
     }
 

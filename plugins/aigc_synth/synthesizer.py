@@ -30,6 +30,7 @@ from torch import Tensor
 from aigc_sdk import threads as torch_threads
 from aigc_sdk.interfaces import UseCase
 from aigc_sdk.io import format_tag
+from aigc_sdk.training import FitLoop
 from aigc_sdk.validation import check_int
 from aigc_synth.columns import ID_POLICIES, ColumnPlan, label_candidates
 from aigc_synth.conditions import ConditionSampler
@@ -178,6 +179,9 @@ class Synthesizer(UseCase):
         target: str | None = None,
         schema: dict[str, dict[str, Any]] | None = None,
         id_columns: Sequence[str] | None = None,
+        *,
+        callbacks: Sequence[Any] = (),
+        progress: bool | None = False,
     ) -> Synthesizer:
         """Fit on ``data``; categorical columns are inferred from dtypes unless given.
 
@@ -187,7 +191,19 @@ class Synthesizer(UseCase):
         ``id_columns`` (default: the ``id_columns`` option; None detects them) lists identifier
         columns, which are not modelled (see ``id_policy``). Warns (``UserWarning``) about each
         detected identifier column and, without a ``target``, about a column that looks like a label.
+
+        The training loop runs in a :class:`~aigc_sdk.training.FitLoop`: ``callbacks`` (objects with
+        ``on_fit_start`` / ``on_train_step_end`` / ``on_fit_end``, e.g.
+        :class:`~aigc_sdk.training.EarlyStopping`) and installed plugins' lifecycle hooks see every
+        optimisation step with its losses; ``progress`` shows a progress bar (``None``: only on a
+        terminal). A NaN/inf (or absurdly large) loss raises
+        :class:`~aigc_sdk.training.TrainingDivergedError` naming the step; a fit that raises leaves
+        the synthesizer unfitted.
         """
+        if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Sequence):
+            raise ValueError(f"callbacks must be a list of callback objects, got {type(callbacks).__name__}")
+        if progress is not None and not isinstance(progress, bool):
+            raise ValueError(f"progress must be True, False or None, got {progress!r}")
         df = _check_frame(data)
         private = self.kind == "tvae" and self.params["dp_epsilon"] is not None
         if id_columns is not None:
@@ -253,10 +269,19 @@ class Synthesizer(UseCase):
         elif schema is not None:
             raise ValueError("schema is only used with differential privacy (set dp_epsilon)")
         discrete = _resolve_discrete(df, discrete_columns, target)
+        # from here on the previous model is gone: a fit that raises leaves the synthesizer unfitted
+        self.net = self.prior = self.cond_sampler = self.transformer = None
+        self.fit_info, self.evaluation = {}, None
         self.target, self.discrete_columns, self.plan = target, discrete, plan
+        loop = {
+            "desc": f"synth {self.kind}",
+            "callbacks": list(callbacks),
+            "progress": progress,
+            "num_threads": self.num_threads,
+        }
         t0 = time.perf_counter()
         privacy: dict[str, Any] | None = None
-        with torch_threads.num_threads(self.num_threads), torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             if private:
                 assert schema is not None
@@ -271,13 +296,13 @@ class Synthesizer(UseCase):
                 )
             x = torch.from_numpy(self.transformer.transform(df, seed=self.seed))
             if private:
-                privacy = self._fit_vae_private(x, eps_total - eps_schema)
+                privacy = self._fit_vae_private(x, eps_total - eps_schema, loop)
                 privacy["epsilon_schema"] = eps_schema
                 privacy["epsilon_total"] = eps_schema + privacy.pop("epsilon")
                 losses: dict[str, float] = {}  # training losses are not private: not reported
             else:
-                losses = self._fit_vae(x) if self.kind == "tvae" else self._fit_ctgan(x)
-            threads = torch.get_num_threads()
+                losses = self._fit_vae(x, loop) if self.kind == "tvae" else self._fit_ctgan(x, loop)
+        threads = torch.get_num_threads() if self.num_threads is None else self.num_threads
         self.fit_info = {
             "rows": len(df),
             "columns": [str(c) for c in full.columns],
@@ -327,7 +352,7 @@ class Synthesizer(UseCase):
         b = self.transformer.block_of(self.target)
         return x[:, b.start : b.start + b.dim]
 
-    def _fit_vae(self, x: Tensor) -> dict[str, float]:
+    def _fit_vae(self, x: Tensor, loop_options: dict[str, Any]) -> dict[str, float]:
         assert self.transformer is not None
         p = self.params
         layout = BlockLayout(self.transformer.blocks)
@@ -336,27 +361,35 @@ class Synthesizer(UseCase):
         opt = torch.optim.Adam(net.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
         n, bs = len(x), min(p["batch_size"], len(x))
         last: dict[str, float] = {}
-        for epoch in range(p["epochs"]):
-            perm = torch.randperm(n)
-            tot = rec_sum = kl_sum = 0.0
-            for i in range(0, n, bs):
-                idx = perm[i : i + bs]
-                loss, rec, kl = net.loss(x[idx], c[idx], layout, p["beta"])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                tot, rec_sum, kl_sum = tot + loss.item(), rec_sum + rec.item(), kl_sum + kl.item()
-            steps = math.ceil(n / bs)
-            last = {"loss": tot / steps, "reconstruction": rec_sum / steps, "kl": kl_sum / steps}
-            if self.verbose and (epoch + 1) % 50 == 0:
-                print(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.3f}" for k, v in last.items()))
-        net.eval()
+        with FitLoop(model=net, total=p["epochs"] * math.ceil(n / bs), **loop_options) as loop:
+            for epoch in range(p["epochs"]):
+                perm = torch.randperm(n)
+                sums = {"loss": 0.0, "reconstruction": 0.0, "kl": 0.0}
+                done = 0
+                for i in range(0, n, bs):
+                    idx = perm[i : i + bs]
+                    loss, rec, kl = net.loss(x[idx], c[idx], layout, p["beta"])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    step = {"loss": loss.item(), "reconstruction": rec.item(), "kl": kl.item()}
+                    sums = {k: sums[k] + step[k] for k in sums}
+                    done += 1
+                    loop.end_step(step)
+                    if loop.should_stop:
+                        break
+                last = {k: v / done for k, v in sums.items()}  # the epoch's mean losses
+                if self.verbose and (epoch + 1) % 50 == 0:
+                    print(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.3f}" for k, v in last.items()))
+                if loop.should_stop:
+                    break
+            net.eval()
+            if p["latent_prior"] == "gmm":
+                self.prior = _fit_latent_prior(net, x, c, p["prior_components"], self.seed)
         self.net = net
-        if p["latent_prior"] == "gmm":
-            self.prior = _fit_latent_prior(net, x, c, p["prior_components"], self.seed)
         return last
 
-    def _fit_vae_private(self, x: Tensor, epsilon: float) -> dict[str, Any]:
+    def _fit_vae_private(self, x: Tensor, epsilon: float, loop_options: dict[str, Any]) -> dict[str, Any]:
         assert self.transformer is not None
         p = self.params
         c = self._cond_for_target(x)
@@ -376,6 +409,7 @@ class Synthesizer(UseCase):
             delta=delta,
             max_grad_norm=p["dp_max_grad_norm"],
             seed=self.seed,
+            loop_options=loop_options,
         )
         net.eval()
         self.net = net
@@ -389,7 +423,7 @@ class Synthesizer(UseCase):
             if spec["role"] == "categorical"
         ]
 
-    def _fit_ctgan(self, x: Tensor) -> dict[str, float]:
+    def _fit_ctgan(self, x: Tensor, loop_options: dict[str, Any]) -> dict[str, float]:
         assert self.transformer is not None
         p = self.params
         layout = BlockLayout(self.transformer.blocks)
@@ -407,32 +441,36 @@ class Synthesizer(UseCase):
         bs = p["batch_size"]
         steps = max(1, len(x) // bs)
         last: dict[str, float] = {}
-        for epoch in range(p["epochs"]):
-            for _ in range(steps):
-                cond, col, cat, rows = sampler.sample_train(bs, rng)
-                real = torch.cat([x[torch.from_numpy(rows)], cond], dim=1)
-                fake = gan_activate(gen(torch.randn(bs, p["latent_dim"]), cond), layout)
-                fake = torch.cat([fake, cond], dim=1)
-                loss_d = disc(fake.detach()).mean() - disc(real).mean()
-                pen = disc.gradient_penalty(real, fake.detach())
-                opt_d.zero_grad(set_to_none=True)
-                (loss_d + pen).backward()
-                opt_d.step()
+        # hooks see both networks; the generator is what is kept
+        pair = torch.nn.ModuleDict({"generator": gen, "discriminator": disc})
+        with FitLoop(model=pair, total=p["epochs"] * steps, **loop_options) as loop:
+            for epoch in range(p["epochs"]):
+                for _ in range(steps):
+                    cond, col, cat, rows = sampler.sample_train(bs, rng)
+                    real = torch.cat([x[torch.from_numpy(rows)], cond], dim=1)
+                    fake = gan_activate(gen(torch.randn(bs, p["latent_dim"]), cond), layout)
+                    fake = torch.cat([fake, cond], dim=1)
+                    loss_d = disc(fake.detach()).mean() - disc(real).mean()
+                    pen = disc.gradient_penalty(real, fake.detach())
+                    opt_d.zero_grad(set_to_none=True)
+                    (loss_d + pen).backward()
+                    opt_d.step()
 
-                cond, col, cat, _ = sampler.sample_train(bs, rng)
-                raw = gen(torch.randn(bs, p["latent_dim"]), cond)
-                score = disc(torch.cat([gan_activate(raw, layout), cond], dim=1)).mean()
-                loss_g = -score + _condition_loss(raw, sampler, col, cat)
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                opt_g.step()
-            last = {
-                "loss_d": float(loss_d.item()),
-                "penalty": float(pen.item()),
-                "loss_g": float(loss_g.item()),
-            }
-            if self.verbose and (epoch + 1) % 50 == 0:
-                print(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.3f}" for k, v in last.items()))
+                    cond, col, cat, _ = sampler.sample_train(bs, rng)
+                    raw = gen(torch.randn(bs, p["latent_dim"]), cond)
+                    score = disc(torch.cat([gan_activate(raw, layout), cond], dim=1)).mean()
+                    loss_g = -score + _condition_loss(raw, sampler, col, cat)
+                    opt_g.zero_grad(set_to_none=True)
+                    loss_g.backward()
+                    opt_g.step()
+                    last = {"loss_d": loss_d.item(), "penalty": pen.item(), "loss_g": loss_g.item()}
+                    loop.end_step(last)
+                    if loop.should_stop:
+                        break
+                if self.verbose and (epoch + 1) % 50 == 0:
+                    print(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.3f}" for k, v in last.items()))
+                if loop.should_stop:
+                    break
         gen.eval()
         self.net = gen
         return last
