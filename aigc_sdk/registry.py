@@ -33,6 +33,16 @@ REGISTRATION_HOOKS: dict[str, str] = {
 }
 
 
+#: Kinds whose factories must return an instance of this aigc_sdk.interfaces class (evaluators
+#: may duck-type theirs; networks are checked by create_network).
+CREATED_TYPES: dict[str, str] = {
+    "model": "GenerativeModel",
+    "feature_extractor": "FeatureExtractor",
+    "dataset": "DatasetProvider",
+    "use_case": "UseCase",
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Registration:
     """One registered thing: a name, where it comes from, and how to build it."""
@@ -233,8 +243,25 @@ class Registry:
         return self.catalog(kind).get(name)
 
     def create(self, kind: str, name: str, /, **config: Any) -> Any:
-        """Build ``name`` by calling its registered factory with ``config``."""
-        return self.get(kind, name).resolve()(**config)
+        """Build ``name`` by calling its registered factory with ``config``.
+
+        For kinds with a required interface (:data:`CREATED_TYPES`) the result is checked
+        here, so a factory returning the wrong thing fails at once with its plugin named.
+        """
+        reg = self.get(kind, name)
+        obj = reg.resolve()(**config)
+        expected = CREATED_TYPES.get(kind)
+        if expected is not None:
+            from aigc_sdk import interfaces
+
+            cls = getattr(interfaces, expected)
+            if not isinstance(obj, cls):
+                raise TypeError(
+                    f"{kind.replace('_', ' ')} {name!r} of plugin {reg.plugin!r}: its factory "
+                    f"{_qualname(reg.target) if not isinstance(reg.target, str) else reg.target} returned "
+                    f"{type(obj).__name__}, not an aigc_sdk.interfaces.{expected}"
+                )
+        return obj
 
     def all_registrations(self) -> list[Registration]:
         """Every registration of every kind (builds all catalogues)."""
@@ -323,7 +350,7 @@ def load_dataset(name: str, /, **options: Any) -> Any:
             f"data set {name!r} does not accept option(s) {', '.join(map(repr, unknown))}; "
             f"accepted options: {listed}"
         )
-    return factory(**options)
+    return default_registry().create("dataset", name, **options)
 
 
 def list_use_cases(**filters: Any) -> list[str]:

@@ -132,3 +132,25 @@ def test_image_models_have_no_mlp_in_the_image_path(family: str, shape: list[int
     y = torch.arange(2) % 3 if extra else None
     x = model.sample(2, condition=y)
     assert x.shape == (2, *shape)
+
+
+def test_factories_of_checked_kinds_must_return_the_interface(aigc_empty_registry) -> None:  # type: ignore[no-untyped-def]
+    from aigc_sdk.hookspecs import hookimpl
+
+    class Wrong:
+        @hookimpl
+        def register_models(self, register):  # type: ignore[no-untyped-def]
+            register("not-a-model", dict)
+
+        @hookimpl
+        def register_datasets(self, register):  # type: ignore[no-untyped-def]
+            register("not-data", list)
+
+    aigc_empty_registry.host.register(Wrong())
+    with pytest.raises(
+        TypeError,
+        match=r"model 'not-a-model' of plugin 'Wrong': its factory .* returned dict, not an aigc_sdk.interfaces.GenerativeModel",
+    ):
+        aigc_sdk.create_model("not-a-model")
+    with pytest.raises(TypeError, match=r"returned list, not an aigc_sdk.interfaces.DatasetProvider"):
+        aigc_sdk.load_dataset("not-data")

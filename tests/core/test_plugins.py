@@ -54,24 +54,25 @@ def test_doctor_reports_quarantined_plugins(site: Path) -> None:
 
 
 def test_plugin_raising_during_registration_is_quarantined() -> None:
+    # evaluators: a kind whose factories may return anything (models must return a GenerativeModel)
     class Bad:
         @hookimpl
-        def register_models(self, register):  # type: ignore[no-untyped-def]
+        def register_evaluators(self, register):  # type: ignore[no-untyped-def]
             register("half-registered", lambda: None)
             raise RuntimeError("boom while registering")
 
     class Good:
         @hookimpl
-        def register_models(self, register):  # type: ignore[no-untyped-def]
+        def register_evaluators(self, register):  # type: ignore[no-untyped-def]
             register("fine", lambda **cfg: ("built", cfg))
 
     reg = Registry(autoload=False)
     reg.host.register(Bad())
     reg.host.register(Good())
-    assert reg.list_names("model") == ["fine"]  # the bad plugin's partial registration is dropped
-    assert reg.create("model", "fine", a=1) == ("built", {"a": 1})
+    assert reg.list_names("evaluator") == ["fine"]  # the bad plugin's partial registration is dropped
+    assert reg.create("evaluator", "fine", a=1) == ("built", {"a": 1})
     (bad,) = reg.host.quarantined()
-    assert bad.name == "Bad" and bad.stage == "register_models"
+    assert bad.name == "Bad" and bad.stage == "register_evaluators"
     assert "boom while registering" in bad.error and "RuntimeError" in bad.traceback
 
 
@@ -87,7 +88,8 @@ def test_same_name_from_two_plugins_is_an_error_naming_both(site: Path) -> None:
             aigc_sdk.create_model("toy")
         except aigc_sdk.PluginConflictError as e:
             print("CONFLICT", e)
-        print(aigc_sdk.create_model("beta:toy"))
+        from aigc_sdk.registry import default_registry
+        print(default_registry().get("model", "beta:toy").resolve()())
         """,
         site,
     )
@@ -179,21 +181,21 @@ def test_lazy_target_that_fails_to_import_names_its_plugin() -> None:
 def test_conflict_error_in_process() -> None:
     class A:
         @hookimpl
-        def register_datasets(self, register):  # type: ignore[no-untyped-def]
+        def register_evaluators(self, register):  # type: ignore[no-untyped-def]
             register("same", lambda: "a")
 
     class B:
         @hookimpl
-        def register_datasets(self, register):  # type: ignore[no-untyped-def]
+        def register_evaluators(self, register):  # type: ignore[no-untyped-def]
             register("same", lambda: "b")
 
     reg = Registry(autoload=False)
     reg.host.register(A())
     reg.host.register(B())
     with pytest.raises(PluginConflictError, match=r"'A'.*'B'|'B'.*'A'"):
-        reg.create("dataset", "same")
-    assert reg.create("dataset", "B:same") == "b"
-    assert sorted(reg.list_names("dataset")) == ["A:same", "B:same"]
+        reg.create("evaluator", "same")
+    assert reg.create("evaluator", "B:same") == "b"
+    assert sorted(reg.list_names("evaluator")) == ["A:same", "B:same"]
 
 
 @pytest.mark.parametrize(
