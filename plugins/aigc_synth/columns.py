@@ -213,7 +213,8 @@ class ColumnPlan:
     def _note(self, message: str, warn: bool) -> None:
         self.notes.append(message)
         if warn:
-            warnings.warn(message, UserWarning, stacklevel=4)
+            # at the caller of Synthesizer.fit (-> inputs.prepare_fit -> ColumnPlan.fit -> here)
+            warnings.warn(message, UserWarning, stacklevel=5)
 
     def _add_id(self, name: str, s: pd.Series, *, detected: bool, private: bool) -> None:
         vals = s.dropna()

@@ -161,6 +161,7 @@ class CTGANGenerator(nn.Module):
 
     def __init__(self, noise_dim: int, cond_dim: int, hidden: Sequence[int], data_dim: int) -> None:
         super().__init__()
+        self.noise_dim, self.cond_dim = noise_dim, cond_dim
         layers: list[nn.Module] = []
         dim = noise_dim + cond_dim
         for h in hidden:

@@ -176,6 +176,40 @@ def fit_vae_private(
     }
 
 
+def fit_tvae_private(
+    net: TabularVAE,
+    x: Tensor,
+    c: Tensor,
+    layout: BlockLayout,
+    p: Mapping[str, Any],
+    *,
+    epsilon: float,
+    seed: int,
+    loop_options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """:func:`fit_vae_private` with the synthesizer's tvae options ``p`` (``dp_delta`` defaulting
+    to :func:`default_delta`), spending ``epsilon`` on training; ``net`` ends in eval mode."""
+    delta = p["dp_delta"] if p["dp_delta"] is not None else default_delta(len(x))
+    accounting = fit_vae_private(
+        net,
+        x,
+        c,
+        layout,
+        beta=p["beta"],
+        epochs=p["epochs"],
+        batch_size=min(p["batch_size"], len(x)),
+        lr=p["lr"],
+        weight_decay=p["weight_decay"],
+        epsilon=epsilon,
+        delta=delta,
+        max_grad_norm=p["dp_max_grad_norm"],
+        seed=seed,
+        loop_options=loop_options,
+    )
+    net.eval()
+    return accounting
+
+
 def default_delta(rows: int) -> float:
     """A delta well below ``1 / rows`` (the usual rule): ``min(1e-5, 0.1 / rows)``."""
     return min(1e-5, 0.1 / max(rows, 1))

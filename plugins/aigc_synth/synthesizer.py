@@ -1,16 +1,18 @@
 """The :class:`Synthesizer` use-case: fit a generative model on a table, sample new rows.
 
-Two model kinds share one data pipeline (:mod:`aigc_synth.transformer`):
+Two model kinds share one data pipeline (:mod:`aigc_synth.columns` for column roles,
+:mod:`aigc_synth.transformer` for the encoding):
 
-* ``"tvae"`` — a variational autoencoder over the encoded rows. When a ``target`` is
-  given it is a conditional VAE keyed on the target's one-hot, so the class balance is
-  exact and ``conditions={target: value}`` costs nothing. Optionally (``latent_prior="gmm"``)
-  the latent prior is replaced by a Gaussian mixture fitted to the training posteriors.
-* ``"ctgan"`` — a conditional WGAN-GP with PacGAN critic, conditional vectors and
-  training-by-sampling over every categorical column.
+* ``"tvae"`` (:mod:`aigc_synth.tvae`) — a variational autoencoder over the encoded rows,
+  conditional on the ``target`` when one is given; differentially-private fitting in
+  :mod:`aigc_synth.privacy`.
+* ``"ctgan"`` (:mod:`aigc_synth.ctgan`) — a conditional WGAN-GP with PacGAN critic, conditional
+  vectors and training-by-sampling over every categorical column.
 
-Everything that is fitted is saved as ``config.json`` + ``model.safetensors``; nothing is
-ever pickled. Fitting and sampling are bitwise reproducible on CPU for a given seed.
+This module holds what both share: options, input checks, fit dispatch, sampling (with
+rejection for conditions a model cannot steer), the report and persistence. Everything that is
+fitted is saved as ``config.json`` + ``model.safetensors``; nothing is ever pickled. Fitting and
+sampling are bitwise reproducible on CPU for a given seed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import math
 import os
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -30,56 +31,22 @@ from torch import Tensor
 from aigc_sdk import threads as torch_threads
 from aigc_sdk.interfaces import UseCase
 from aigc_sdk.io import format_tag
-from aigc_sdk.training import FitLoop
 from aigc_sdk.validation import check_int
-from aigc_synth.columns import ID_POLICIES, ColumnPlan, label_candidates
+from aigc_synth import ctgan, tvae
+from aigc_synth.columns import ID_POLICIES, ColumnPlan
 from aigc_synth.conditions import ConditionSampler
-from aigc_synth.networks import (
-    BlockLayout,
-    CTGANDiscriminator,
-    CTGANGenerator,
-    TabularVAE,
-    finalize,
-    gan_activate,
-)
-from aigc_synth.privacy import check_dp_options, default_delta, fit_vae_private
-from aigc_synth.transformer import TableTransformer, check_schema
+from aigc_synth.inputs import as_frame, prepare_fit
+from aigc_synth.networks import BlockLayout, CTGANGenerator, TabularVAE
+from aigc_synth.privacy import fit_tvae_private
+from aigc_synth.transformer import TableTransformer
 
 FORMAT = format_tag("synthesizer")
 KINDS = ("tvae", "ctgan")
 # options of both kinds: identifier columns (aigc_synth.columns) and the post-fit privacy report
 _COMMON: dict[str, Any] = {"id_columns": None, "id_policy": "generate", "privacy_rows": 2000}
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "tvae": {
-        "epochs": 100,
-        "batch_size": 500,
-        "hidden": [128, 128],
-        "latent_dim": 64,
-        "lr": 1e-3,
-        "weight_decay": 1e-5,
-        "beta": 1.0,
-        "numeric_encoding": "quantile",
-        "latent_prior": "normal",
-        "prior_components": 10,
-        # differentially-private training (aigc_synth.privacy): off unless dp_epsilon is set
-        "dp_epsilon": None,
-        "dp_delta": None,
-        "dp_max_grad_norm": 1.0,
-        "dp_schema_share": 0.1,
-        **_COMMON,
-    },
-    "ctgan": {
-        "epochs": 300,
-        "batch_size": 500,
-        "hidden": [256, 256],
-        "latent_dim": 128,
-        "lr": 2e-4,
-        "weight_decay": 1e-6,
-        "pac": 10,
-        # measured on credit_data: the quantile map beats mode-specific normalisation here too
-        "numeric_encoding": "quantile",
-        **_COMMON,
-    },
+    "tvae": {**tvae.DEFAULTS, **_COMMON},
+    "ctgan": {**ctgan.DEFAULTS, **_COMMON},
 }
 
 
@@ -89,7 +56,8 @@ class Synthesizer(UseCase):
     Keyword options (defaults depend on ``kind``): ``epochs``, ``batch_size``, ``hidden``,
     ``latent_dim``, ``lr``, ``weight_decay``, ``numeric_encoding`` (``"quantile"`` or
     ``"mode"``), for tvae ``beta``, ``latent_prior`` (``"normal"`` or ``"gmm"``),
-    ``prior_components``, for ctgan ``pac``; plus ``seed`` and ``num_threads``.
+    ``prior_components``, for ctgan ``pac``; plus ``seed`` and ``num_threads``. :meth:`fit` takes
+    ``callbacks`` and ``progress`` for its training loop (an :class:`~aigc_sdk.training.FitLoop`).
 
     Column handling (:mod:`aigc_synth.columns`): dates and times are modelled as numbers and
     returned in their input type; identifier columns are detected (or listed in ``id_columns``)
@@ -134,8 +102,6 @@ class Synthesizer(UseCase):
                 or self.params[key] <= 0
             ):
                 raise ValueError(f"{key} must be a positive int, got {self.params[key]!r}")
-        if kind == "ctgan" and self.params["batch_size"] % self.params["pac"]:
-            raise ValueError("batch_size must be a multiple of pac")
         if self.params["id_policy"] not in ID_POLICIES:
             raise ValueError(f"id_policy must be one of {ID_POLICIES}, got {self.params['id_policy']!r}")
         ids = self.params["id_columns"]
@@ -146,19 +112,7 @@ class Synthesizer(UseCase):
         rows = self.params["privacy_rows"]
         if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0 or rows == 1:
             raise ValueError(f"privacy_rows must be 0 (no privacy report) or an int >= 2, got {rows!r}")
-        if kind == "tvae" and self.params["latent_prior"] not in ("normal", "gmm"):
-            raise ValueError(f"latent_prior must be 'normal' or 'gmm', got {self.params['latent_prior']!r}")
-        if kind == "tvae" and self.params["dp_epsilon"] is not None:
-            check_dp_options(
-                self.params["dp_epsilon"],
-                self.params["dp_delta"],
-                self.params["dp_max_grad_norm"],
-                self.params["dp_schema_share"],
-            )
-            if self.params["latent_prior"] != "normal":
-                raise ValueError(
-                    "latent_prior='gmm' fits the data without noise; use 'normal' with dp_epsilon"
-                )
+        (tvae if kind == "tvae" else ctgan).check_options(self.params)
         num_threads = check_int("num_threads", num_threads, allow_none=True)
         self.seed, self.num_threads, self.verbose = int(seed), num_threads, verbose
         self.transformer: TableTransformer | None = None
@@ -204,71 +158,22 @@ class Synthesizer(UseCase):
             raise ValueError(f"callbacks must be a list of callback objects, got {type(callbacks).__name__}")
         if progress is not None and not isinstance(progress, bool):
             raise ValueError(f"progress must be True, False or None, got {progress!r}")
-        df = _check_frame(data)
         private = self.kind == "tvae" and self.params["dp_epsilon"] is not None
         if id_columns is not None:
             if isinstance(id_columns, str):
                 raise ValueError("id_columns must be a list of column names, not a string")
             self.params["id_columns"] = [str(c) for c in id_columns]
-        if isinstance(discrete_columns, str):
-            raise ValueError("discrete_columns must be a list of column names, not a string")
-        if target is not None and target not in df.columns:
-            raise ValueError(f"unknown target column {target!r}; columns are {list(df.columns)}")
-        plan = ColumnPlan.fit(
-            df,
+        inputs = prepare_fit(
+            data,
+            kind=self.kind,
             discrete_columns=discrete_columns,
             target=target,
+            schema=schema,
             id_columns=self.params["id_columns"],
             id_policy=self.params["id_policy"],
             private=private,
         )
-        if target is not None and target in plan.ids:
-            raise ValueError(f"target {target!r} cannot be an id column")
-        if not plan.model_columns:
-            raise ValueError(
-                f"every column is an identifier ({sorted(plan.ids)}): nothing is left to model; "
-                "pass id_columns=[] to model them as ordinary columns"
-            )
-        notes = list(plan.notes)
-        if target is None and not private:  # (under DP even a hint read from the rows is not kept)
-            labels = label_candidates(df, exclude=[*plan.ids, *plan.times])
-            if labels:
-                why = (
-                    "conditioning the model on it usually improves downstream utility (TSTR)"
-                    if self.kind == "tvae"
-                    else "it usually improves downstream utility (TSTR), and evaluate() then measures it"
-                )
-                msg = (
-                    f"no target given, but column {labels[0]!r} looks like a label "
-                    f"({df[labels[0]].nunique()} values); pass target={labels[0]!r}: {why}"
-                )
-                warnings.warn(msg, UserWarning, stacklevel=2)
-                notes.append(msg)
-        full = df
-        df = plan.to_model(df)
-        if discrete_columns is not None:
-            discrete_columns = [c for c in map(str, discrete_columns) if c not in plan.ids]
-        if private:
-            if schema is None:
-                raise ValueError(
-                    "schema is required with dp_epsilon: public bounds {'min', 'max'} for numeric columns "
-                    "and {'categories': [...]} for categorical ones, not read from the data"
-                )
-            schema = (
-                {k: v for k, v in schema.items() if k not in plan.ids} if isinstance(schema, dict) else schema
-            )
-            check_schema(df, schema)
-            from_schema = [str(c) for c in df.columns if "categories" in schema[str(c)]]
-            if discrete_columns is not None and sorted(map(str, discrete_columns)) != sorted(from_schema):
-                raise ValueError(
-                    f"discrete_columns {list(discrete_columns)} disagree with the schema's {from_schema}"
-                )
-            discrete_columns = from_schema
-            if target is not None and target not in from_schema:
-                raise ValueError(f"target {target!r} must have 'categories' in the schema")
-        elif schema is not None:
-            raise ValueError("schema is only used with differential privacy (set dp_epsilon)")
-        discrete = _resolve_discrete(df, discrete_columns, target)
+        plan, df, discrete, schema = inputs.plan, inputs.frame, inputs.discrete, inputs.schema
         # from here on the previous model is gone: a fit that raises leaves the synthesizer unfitted
         self.net = self.prior = self.cond_sampler = self.transformer = None
         self.fit_info, self.evaluation = {}, None
@@ -280,32 +185,27 @@ class Synthesizer(UseCase):
             "num_threads": self.num_threads,
         }
         t0 = time.perf_counter()
-        privacy: dict[str, Any] | None = None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             if private:
                 assert schema is not None
                 eps_total = float(self.params["dp_epsilon"])
                 eps_schema = eps_total * float(self.params["dp_schema_share"])
-                self.transformer = TableTransformer().fit_private(
-                    df, schema, epsilon=eps_schema, seed=self.seed
-                )
+                transformer = TableTransformer().fit_private(df, schema, epsilon=eps_schema, seed=self.seed)
             else:
-                self.transformer = TableTransformer(self.params["numeric_encoding"]).fit(
+                transformer = TableTransformer(self.params["numeric_encoding"]).fit(
                     df, discrete, seed=self.seed, continuous=plan.time_columns
                 )
-            x = torch.from_numpy(self.transformer.transform(df, seed=self.seed))
-            if private:
-                privacy = self._fit_vae_private(x, eps_total - eps_schema, loop)
-                privacy["epsilon_schema"] = eps_schema
-                privacy["epsilon_total"] = eps_schema + privacy.pop("epsilon")
-                losses: dict[str, float] = {}  # training losses are not private: not reported
-            else:
-                losses = self._fit_vae(x, loop) if self.kind == "tvae" else self._fit_ctgan(x, loop)
+            x = torch.from_numpy(transformer.transform(df, seed=self.seed))
+            losses, privacy = self._train(x, transformer, loop, eps_total - eps_schema if private else None)
+        if privacy is not None:
+            privacy["epsilon_schema"] = eps_schema
+            privacy["epsilon_total"] = eps_schema + privacy.pop("epsilon")
+        self.transformer = transformer
         threads = torch.get_num_threads() if self.num_threads is None else self.num_threads
         self.fit_info = {
             "rows": len(df),
-            "columns": [str(c) for c in full.columns],
+            "columns": inputs.columns,
             "discrete_columns": discrete,
             "target": target,
             **plan.summary(),
@@ -313,14 +213,13 @@ class Synthesizer(UseCase):
             "fit_seconds": round(time.perf_counter() - t0, 3),
             "threads": threads,
             "final_losses": losses,
-            "notes": notes,
+            "notes": inputs.notes,
         }
         if privacy is not None:
             self.fit_info["privacy"] = privacy
         elif self.params["privacy_rows"]:
             # not under DP: these figures read the training rows and are saved with the model
             self.fit_info["privacy_report"] = self._fit_privacy_report(df)
-        self.evaluation = None
         return self
 
     def _fit_privacy_report(self, model_df: pd.DataFrame) -> dict[str, Any]:
@@ -345,135 +244,27 @@ class Synthesizer(UseCase):
         rep["sampled_rows"] = n
         return dict(_clean(rep))
 
-    def _cond_for_target(self, x: Tensor) -> Tensor:
-        if self.target is None:
-            return x.new_zeros(len(x), 0)
-        assert self.transformer is not None
-        b = self.transformer.block_of(self.target)
-        return x[:, b.start : b.start + b.dim]
-
-    def _fit_vae(self, x: Tensor, loop_options: dict[str, Any]) -> dict[str, float]:
-        assert self.transformer is not None
-        p = self.params
-        layout = BlockLayout(self.transformer.blocks)
-        c = self._cond_for_target(x)
-        net = TabularVAE(x.shape[1], c.shape[1], p["hidden"], p["latent_dim"])
-        opt = torch.optim.Adam(net.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
-        n, bs = len(x), min(p["batch_size"], len(x))
-        last: dict[str, float] = {}
-        with FitLoop(model=net, total=p["epochs"] * math.ceil(n / bs), **loop_options) as loop:
-            for epoch in range(p["epochs"]):
-                perm = torch.randperm(n)
-                sums = {"loss": 0.0, "reconstruction": 0.0, "kl": 0.0}
-                done = 0
-                for i in range(0, n, bs):
-                    idx = perm[i : i + bs]
-                    loss, rec, kl = net.loss(x[idx], c[idx], layout, p["beta"])
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    step = {"loss": loss.item(), "reconstruction": rec.item(), "kl": kl.item()}
-                    sums = {k: sums[k] + step[k] for k in sums}
-                    done += 1
-                    loop.end_step(step)
-                    if loop.should_stop:
-                        break
-                last = {k: v / done for k, v in sums.items()}  # the epoch's mean losses
-                if self.verbose and (epoch + 1) % 50 == 0:
-                    print(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.3f}" for k, v in last.items()))
-                if loop.should_stop:
-                    break
-            net.eval()
-            if p["latent_prior"] == "gmm":
-                self.prior = _fit_latent_prior(net, x, c, p["prior_components"], self.seed)
+    def _train(
+        self, x: Tensor, transformer: TableTransformer, loop: dict[str, Any], dp_epsilon: float | None
+    ) -> tuple[dict[str, float], dict[str, Any] | None]:
+        """Train the network of ``self.kind`` on encoded rows ``x`` (tvae: with DP-SGD spending
+        ``dp_epsilon`` when given); returns the final losses and the privacy accounting."""
+        layout = BlockLayout(transformer.blocks)
+        opts: dict[str, Any] = {"seed": self.seed, "loop_options": loop}
+        if self.kind == "ctgan":
+            blocks = ctgan.categorical_blocks(transformer)
+            self.net, self.cond_sampler, losses = ctgan.fit(
+                x, layout, blocks, self.params, **opts, verbose=self.verbose
+            )
+            return losses, None
+        c = tvae.target_condition(x, transformer, self.target)
+        if dp_epsilon is None:
+            self.net, self.prior, losses = tvae.fit(x, c, layout, self.params, **opts, verbose=self.verbose)
+            return losses, None
+        net = tvae.build(x.shape[1], c.shape[1], self.params)
+        accounting = fit_tvae_private(net, x, c, layout, self.params, epsilon=dp_epsilon, **opts)
         self.net = net
-        return last
-
-    def _fit_vae_private(self, x: Tensor, epsilon: float, loop_options: dict[str, Any]) -> dict[str, Any]:
-        assert self.transformer is not None
-        p = self.params
-        c = self._cond_for_target(x)
-        net = TabularVAE(x.shape[1], c.shape[1], p["hidden"], p["latent_dim"])
-        delta = p["dp_delta"] if p["dp_delta"] is not None else default_delta(len(x))
-        acct = fit_vae_private(
-            net,
-            x,
-            c,
-            BlockLayout(self.transformer.blocks),
-            beta=p["beta"],
-            epochs=p["epochs"],
-            batch_size=min(p["batch_size"], len(x)),
-            lr=p["lr"],
-            weight_decay=p["weight_decay"],
-            epsilon=epsilon,
-            delta=delta,
-            max_grad_norm=p["dp_max_grad_norm"],
-            seed=self.seed,
-            loop_options=loop_options,
-        )
-        net.eval()
-        self.net = net
-        return acct
-
-    def _categorical_blocks(self) -> list[tuple[str, int, int]]:
-        assert self.transformer is not None
-        return [
-            (spec["name"], self.transformer.block_of(spec["name"]).start, len(spec["categories"]))
-            for spec in self.transformer.columns
-            if spec["role"] == "categorical"
-        ]
-
-    def _fit_ctgan(self, x: Tensor, loop_options: dict[str, Any]) -> dict[str, float]:
-        assert self.transformer is not None
-        p = self.params
-        layout = BlockLayout(self.transformer.blocks)
-        sampler = ConditionSampler(x.numpy(), self._categorical_blocks())
-        self.cond_sampler = sampler
-        gen = CTGANGenerator(p["latent_dim"], sampler.cond_dim, p["hidden"], x.shape[1])
-        disc = CTGANDiscriminator(x.shape[1] + sampler.cond_dim, p["hidden"], p["pac"])
-        opt_g = torch.optim.Adam(
-            gen.parameters(), lr=p["lr"], betas=(0.5, 0.9), weight_decay=p["weight_decay"]
-        )
-        opt_d = torch.optim.Adam(
-            disc.parameters(), lr=p["lr"], betas=(0.5, 0.9), weight_decay=p["weight_decay"]
-        )
-        rng = np.random.default_rng(self.seed)
-        bs = p["batch_size"]
-        steps = max(1, len(x) // bs)
-        last: dict[str, float] = {}
-        # hooks see both networks; the generator is what is kept
-        pair = torch.nn.ModuleDict({"generator": gen, "discriminator": disc})
-        with FitLoop(model=pair, total=p["epochs"] * steps, **loop_options) as loop:
-            for epoch in range(p["epochs"]):
-                for _ in range(steps):
-                    cond, col, cat, rows = sampler.sample_train(bs, rng)
-                    real = torch.cat([x[torch.from_numpy(rows)], cond], dim=1)
-                    fake = gan_activate(gen(torch.randn(bs, p["latent_dim"]), cond), layout)
-                    fake = torch.cat([fake, cond], dim=1)
-                    loss_d = disc(fake.detach()).mean() - disc(real).mean()
-                    pen = disc.gradient_penalty(real, fake.detach())
-                    opt_d.zero_grad(set_to_none=True)
-                    (loss_d + pen).backward()
-                    opt_d.step()
-
-                    cond, col, cat, _ = sampler.sample_train(bs, rng)
-                    raw = gen(torch.randn(bs, p["latent_dim"]), cond)
-                    score = disc(torch.cat([gan_activate(raw, layout), cond], dim=1)).mean()
-                    loss_g = -score + _condition_loss(raw, sampler, col, cat)
-                    opt_g.zero_grad(set_to_none=True)
-                    loss_g.backward()
-                    opt_g.step()
-                    last = {"loss_d": loss_d.item(), "penalty": pen.item(), "loss_g": loss_g.item()}
-                    loop.end_step(last)
-                    if loop.should_stop:
-                        break
-                if self.verbose and (epoch + 1) % 50 == 0:
-                    print(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.3f}" for k, v in last.items()))
-                if loop.should_stop:
-                    break
-        gen.eval()
-        self.net = gen
-        return last
+        return {}, accounting  # training losses are not private: not reported
 
     # ------------------------------------------------------------------ sample
     @torch.no_grad()
@@ -589,34 +380,12 @@ class Synthesizer(UseCase):
     def _generate(self, m: int, wanted: dict[str, int], generator: torch.Generator) -> pd.DataFrame:
         """Decode ``m`` rows, steering the model towards ``wanted`` where it can."""
         assert self.transformer is not None and self.net is not None
-        layout = BlockLayout(self.transformer.blocks)
         if self.kind == "tvae":
-            net = self.net
-            assert isinstance(net, TabularVAE)
-            if self.target is None:
-                c = torch.zeros(m, 0)
-            else:
-                b = self.transformer.block_of(self.target)
-                if self.target in wanted:
-                    idx = torch.full((m,), wanted[self.target], dtype=torch.long)
-                else:
-                    freq = torch.tensor(
-                        self.transformer.spec(self.target)["frequencies"], dtype=torch.float64
-                    )
-                    idx = torch.multinomial(freq, m, replacement=True, generator=generator)
-                c = torch.nn.functional.one_hot(idx, b.dim).float()
-            z = _sample_prior(self.prior, m, net.latent_dim, generator)
-            out = finalize(net.decode(z, c), layout, noise_scale=net.log_sigma, generator=generator)
+            assert isinstance(self.net, TabularVAE)
+            out = tvae.generate(self.net, self.transformer, self.target, self.prior, m, wanted, generator)
         else:
-            gen = self.net
-            assert isinstance(gen, CTGANGenerator) and self.cond_sampler is not None
-            steer = next((col for col in wanted if col in self.cond_sampler.columns), None)
-            if steer is None:
-                c = self.cond_sampler.sample_original(m, generator)
-            else:
-                c = self.cond_sampler.fixed(m, steer, wanted[steer])
-            z = torch.randn(m, self.params["latent_dim"], generator=generator)
-            out = finalize(gen(z, c), layout, noise_scale=None, generator=generator)
+            assert isinstance(self.net, CTGANGenerator) and self.cond_sampler is not None
+            out = ctgan.generate(self.net, self.cond_sampler, self.transformer, m, wanted, generator)
         return self.transformer.inverse_transform(out.numpy())
 
     # ------------------------------------------------------------------ report
@@ -656,8 +425,8 @@ class Synthesizer(UseCase):
 
         plan = self._plan()
         synthetic = plan.to_model(self.sample(n or len(real), seed=seed))
-        real_m = plan.to_model(_as_frame(real, "real"))
-        train_m = None if train is None else plan.to_model(_as_frame(train, "train"))
+        real_m = plan.to_model(as_frame(real, "real"))
+        train_m = None if train is None else plan.to_model(as_frame(train, "train"))
         self.evaluation = evaluate_synthetic(
             real_m, synthetic, train=train_m, discrete_columns=self.discrete_columns, target=self.target
         )
@@ -704,7 +473,7 @@ class Synthesizer(UseCase):
             "fit": self.fit_info,
             "transformer": tconfig,
             "columns_plan": pconfig,
-            "condition_blocks": self._categorical_blocks() if self.kind == "ctgan" else None,
+            "condition_blocks": ctgan.categorical_blocks(self.transformer) if self.kind == "ctgan" else None,
             "condition_freqs": None
             if self.cond_sampler is None
             else [f.tolist() for f in self.cond_sampler.freqs],
@@ -734,14 +503,14 @@ class Synthesizer(UseCase):
         p = self.params
         if self.kind == "tvae":
             cdim = 0 if self.target is None else self.transformer.block_of(self.target).dim
-            net: torch.nn.Module = TabularVAE(dim, cdim, p["hidden"], p["latent_dim"])
+            net: torch.nn.Module = tvae.build(dim, cdim, p)
             prior = {k[len("prior.") :]: v for k, v in tensors.items() if k.startswith("prior.")}
             self.prior = prior or None
         else:
             blocks = [tuple(b) for b in config["condition_blocks"]]
             sampler = ConditionSampler.from_frequencies(blocks, config["condition_freqs"])
             self.cond_sampler = sampler
-            net = CTGANGenerator(p["latent_dim"], sampler.cond_dim, p["hidden"], dim)
+            net = ctgan.build_generator(p, sampler.cond_dim, dim)
         net.load_state_dict(state)
         net.eval()
         self.net = net
@@ -749,97 +518,7 @@ class Synthesizer(UseCase):
 
 
 # ---------------------------------------------------------------------- helpers
-def _as_frame(data: Any, what: str) -> pd.DataFrame:
-    if not isinstance(data, pd.DataFrame):
-        raise ValueError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
-    out = data.reset_index(drop=True)
-    out.columns = [str(c) for c in out.columns]
-    return out
-
-
-def _check_frame(data: Any) -> pd.DataFrame:
-    if not isinstance(data, pd.DataFrame):
-        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    if data.shape[0] == 0 or data.shape[1] == 0:
-        raise ValueError(f"data is empty (shape {data.shape})")
-    if data.shape[0] < 2:
-        raise ValueError("data needs at least 2 rows")
-    if len(set(map(str, data.columns))) != data.shape[1]:
-        raise ValueError("column names must be unique")
-    df = data.reset_index(drop=True).copy()
-    df.columns = [str(c) for c in df.columns]
-    all_nan = [c for c in df.columns if df[c].isna().all()]
-    if all_nan:
-        raise ValueError(f"column(s) {all_nan} have only missing values")
-    return df
-
-
-def _resolve_discrete(df: pd.DataFrame, discrete: Sequence[str] | None, target: str | None) -> list[str]:
-    if isinstance(discrete, str):
-        raise ValueError("discrete_columns must be a list of column names, not a string")
-    if discrete is None:
-        out = [
-            c
-            for c in df.columns
-            if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])
-        ]
-    else:
-        out = [str(c) for c in discrete]
-        unknown = [c for c in out if c not in df.columns]
-        if unknown:
-            raise ValueError(f"unknown discrete column(s) {unknown}; columns are {list(df.columns)}")
-    if target is not None:
-        if target not in df.columns:
-            raise ValueError(f"unknown target column {target!r}; columns are {list(df.columns)}")
-        if target not in out:
-            if df[target].nunique() > 50:
-                raise ValueError(
-                    f"target {target!r} must be categorical (it has {df[target].nunique()} values)"
-                )
-            out.append(target)
-    for c in df.columns:
-        if c not in out and not pd.api.types.is_numeric_dtype(df[c]):
-            raise ValueError(f"column {c!r} is not numeric; list it in discrete_columns")
-    return [c for c in df.columns if c in out]
-
-
 def _matches(s: pd.Series, value: Any) -> pd.Series:
     if value is None:
         return s.isna()
     return s.map(lambda v: v == value and isinstance(v, str) == isinstance(value, str)).astype(bool)
-
-
-def _condition_loss(raw: Tensor, sampler: ConditionSampler, col: Tensor, cat: Tensor) -> Tensor:
-    """Cross-entropy between the generator's logits for the conditioned column and the ask."""
-    total = raw.new_zeros(())
-    for j, (start, dim) in enumerate(zip(sampler.starts, sampler.dims)):
-        sel = col == j
-        if sel.any():
-            ce = torch.nn.functional.cross_entropy(raw[sel, start : start + dim], cat[sel], reduction="sum")
-            total = total + ce
-    return total / len(raw)
-
-
-def _fit_latent_prior(net: TabularVAE, x: Tensor, c: Tensor, k: int, seed: int) -> dict[str, Tensor]:
-    """Fit a full-covariance Gaussian mixture to the posterior means (ex-post density estimation)."""
-    from sklearn.mixture import GaussianMixture
-
-    with torch.no_grad():
-        mu, _ = net.encode(x, c)
-    gm = GaussianMixture(
-        n_components=min(k, len(x)), covariance_type="full", random_state=seed, reg_covar=1e-4
-    )
-    gm.fit(mu.double().numpy())
-    return {
-        "weights": torch.from_numpy(gm.weights_.astype(np.float64)),
-        "means": torch.from_numpy(gm.means_.astype(np.float32)),
-        "chol": torch.from_numpy(np.linalg.cholesky(gm.covariances_).astype(np.float32)),
-    }
-
-
-def _sample_prior(prior: dict[str, Tensor] | None, m: int, dim: int, generator: torch.Generator) -> Tensor:
-    eps = torch.randn(m, dim, generator=generator)
-    if prior is None:
-        return eps
-    comp = torch.multinomial(prior["weights"], m, replacement=True, generator=generator)
-    return prior["means"][comp] + torch.einsum("nij,nj->ni", prior["chol"][comp], eps)

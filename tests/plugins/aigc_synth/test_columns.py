@@ -116,6 +116,7 @@ def test_id_columns_are_generated_fresh_and_never_leak() -> None:
         synth = Synthesizer("tvae", **FAST).fit(df)
     named = [re.match(r"column '(\w+)' \(detected as an identifier", str(w.message)) for w in record]
     assert [m.group(1) for m in named if m] == ["customer_id", "account", "row"]
+    assert {w.filename for w in record} == {__file__}  # the warnings point at the fit() call
     ids = synth.report()["fit"]["id_columns"]
     assert set(ids) == {"customer_id", "account", "row"}
     assert all(v["policy"] == "generate" and v["detected"] for v in ids.values())
@@ -205,8 +206,9 @@ def test_detection_rules() -> None:
 def test_label_warning_names_the_column() -> None:
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"x": rng.normal(size=120), "churn": rng.choice(["yes", "no"], 120)})
-    with pytest.warns(UserWarning, match=r"column 'churn' looks like a label.*target='churn'.*TSTR"):
+    with pytest.warns(UserWarning, match=r"column 'churn' looks like a label.*target='churn'.*TSTR") as rec:
         synth = Synthesizer("tvae", **FAST).fit(df)
+    assert {w.filename for w in rec} == {__file__}  # the warning points at the fit() call
     assert any("'churn'" in note for note in synth.report()["fit"]["notes"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")

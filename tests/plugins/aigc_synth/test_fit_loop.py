@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 import torch
 
+import aigc_synth.ctgan
 import aigc_synth.privacy
-import aigc_synth.synthesizer
+import aigc_synth.tvae
 from aigc_sdk.hookspecs import hookimpl
 from aigc_sdk.registry import Registry
 from aigc_sdk.training import EarlyStopping, TrainingDivergedError
@@ -28,7 +29,7 @@ LOSS_KEYS = {
     "dp": {"noisy_grad_norm"},  # training losses are not private: never handed to hooks
 }
 #: Modules whose training loops run in a FitLoop.
-LOOP_MODULES = (aigc_synth.synthesizer, aigc_synth.privacy)
+LOOP_MODULES = (aigc_synth.tvae, aigc_synth.ctgan, aigc_synth.privacy)
 
 
 def _schema() -> dict[str, dict[str, Any]]:
