@@ -206,7 +206,7 @@ def on_train_step_end(
     :param trainer: the running Trainer.
     :param model: the model being trained.
     :param step: the number of steps done so far (1 after the first step).
-    :param metrics: that step's scalars (losses, learning rate, ...).
+    :param metrics: that step's scalars (losses, learning rate, ...), averaged across data-parallel ranks.
     """
 
 
