@@ -6,16 +6,21 @@ leaves the caller's global RNG untouched.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from aigc_augment.affine import random_affine
+from aigc_sdk.nn import CNNClassifier, train_classifier_steps
 
 
-class SmallCNN(nn.Module):
-    """Two 3x3 conv + max-pool stages, a hidden layer with dropout, and a linear head.
+class SmallCNN(CNNClassifier):
+    """:class:`~aigc_sdk.nn.CNNClassifier` with ``channels`` and ``2 * channels`` conv channels, a
+    ``hidden``-wide hidden layer, dropout 0.3 and no input standardisation.
 
     Works for square images whose side is divisible by 4 (8x8 digits, 28x28 MNIST, ...).
     """
@@ -23,27 +28,9 @@ class SmallCNN(nn.Module):
     def __init__(
         self, sample_shape: tuple[int, ...], num_classes: int, channels: int = 32, hidden: int = 128
     ):
-        super().__init__()
         if len(sample_shape) != 3 or sample_shape[1] % 4 or sample_shape[2] % 4:
             raise ValueError(f"SmallCNN needs (C, H, W) images with H, W divisible by 4, got {sample_shape}")
-        c, h, w = sample_shape
-        self.net = nn.Sequential(
-            nn.Conv2d(c, channels, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(channels, channels * 2, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Linear(channels * 2 * (h // 4) * (w // 4), hidden),
-            nn.ReLU(),
-            nn.Dropout(0.3),
-            nn.Linear(hidden, num_classes),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Return class logits ``(N, num_classes)``."""
-        return self.net(x)  # type: ignore[no-any-return]
+        super().__init__(sample_shape, num_classes, channels=channels, feature_dim=hidden, dropout=0.3)
 
 
 def train_classifier(
@@ -57,12 +44,19 @@ def train_classifier(
     affine: bool = False,
     seed: int = 0,
     channels: int = 32,
+    desc: str = "augment: classifier",
+    callbacks: Sequence[Any] = (),
 ) -> SmallCNN:
     """Train a :class:`SmallCNN` on ``(x, y)`` for a fixed number of Adam steps.
 
     A fixed step budget (rather than epochs) gives every training set the same compute, so
     a larger (augmented) set is not favoured by more updates. ``affine=True`` applies
     :func:`~aigc_augment.affine.random_affine` to every batch (classic augmentation).
+
+    The steps run in a :class:`~aigc_sdk.training.FitLoop` labelled ``desc``: ``callbacks`` and
+    installed plugins get the lifecycle hooks (each step reports ``{"loss": ...}``), a NaN loss
+    raises :class:`~aigc_sdk.training.TrainingDivergedError`, and ``request_stop`` ends the
+    training early.
     """
     if x.ndim != 4 or y.shape != (x.shape[0],):
         raise ValueError(
@@ -77,22 +71,19 @@ def train_classifier(
         gen = torch.Generator().manual_seed(seed + 1)
         n = x.shape[0]
         batch_size = min(batch_size, n)
-        order = np.random.default_rng(seed).permutation(n)
-        pos = 0
-        model.train()
-        for step in range(steps):
-            if pos + batch_size > n:
-                order, pos = np.random.default_rng([seed, step]).permutation(n), 0
-            idx = torch.from_numpy(order[pos : pos + batch_size])
-            pos += batch_size
-            xb, yb = x[idx], y[idx]
-            if affine:
-                xb = random_affine(xb, generator=gen)
-            loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+
+        def batches() -> Iterator[tuple[Tensor, Tensor]]:
+            order = np.random.default_rng(seed).permutation(n)
+            pos = 0
+            for step in range(steps):
+                if pos + batch_size > n:
+                    order, pos = np.random.default_rng([seed, step]).permutation(n), 0
+                idx = torch.from_numpy(order[pos : pos + batch_size])
+                pos += batch_size
+                xb, yb = x[idx], y[idx]
+                yield (random_affine(xb, generator=gen) if affine else xb), yb
+
+        train_classifier_steps(model, batches(), opt, sched, total=steps, desc=desc, callbacks=callbacks)
     return model.eval()
 
 

@@ -26,11 +26,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from aigc_metrics._cache import cache_dir, fingerprint
 from aigc_sdk.interfaces import DatasetProvider, FeatureExtractor
 from aigc_sdk.io import atomic_write_bytes, atomic_write_text
+from aigc_sdk.nn import CNNClassifier, train_classifier_steps
 
 log = logging.getLogger("aigc_metrics.classifier")
 
@@ -42,64 +43,18 @@ _memo: dict[str, tuple[dict[str, Tensor], dict[str, Any]]] = {}
 _memo_lock = threading.Lock()
 
 
-class _Standardize(nn.Module):
-    """Fixed per-channel (or per-column) standardisation learnt from the training split."""
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(shape))
-        self.register_buffer("std", torch.ones(shape))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return (x - self.mean) / self.std
-
-
-class ClassifierNet(nn.Module):
-    """Conv net for images ``(C, H, W)`` with ``H, W >= 4``, MLP for anything else.
+class ClassifierNet(CNNClassifier):
+    """The extractor's network: :class:`~aigc_sdk.nn.CNNClassifier` with 16 and 32 conv channels,
+    dropout 0.25 and a standardisation learnt from the training split (an MLP body for shapes
+    that are not ``(C, H, W)`` with ``H, W >= 4``).
 
     ``features`` returns the penultimate activations, ``forward`` the logits.
     """
 
     def __init__(self, sample_shape: tuple[int, ...], num_classes: int, feature_dim: int = 128) -> None:
-        super().__init__()
-        self.sample_shape = tuple(sample_shape)
-        is_image = len(sample_shape) == 3 and sample_shape[1] >= 4 and sample_shape[2] >= 4
-        if is_image:
-            c, h, w = sample_shape
-            self.norm = _Standardize((1, c, 1, 1))
-            self.body = nn.Sequential(
-                nn.Conv2d(c, 16, 3, padding=1),
-                nn.ReLU(),
-                nn.MaxPool2d(2),
-                nn.Conv2d(16, 32, 3, padding=1),
-                nn.ReLU(),
-                nn.MaxPool2d(2),
-                nn.Flatten(),
-                nn.Linear(32 * (h // 4) * (w // 4), feature_dim),
-                nn.ReLU(),
-            )
-        else:
-            d = 1
-            for s in sample_shape:
-                d *= s
-            self.norm = _Standardize((1, d))
-            self.body = nn.Sequential(
-                nn.Flatten(), nn.Linear(d, 256), nn.ReLU(), nn.Linear(256, feature_dim), nn.ReLU()
-            )
-        self.is_image = is_image
-        self.dropout = nn.Dropout(0.25)
-        self.head = nn.Linear(feature_dim, num_classes)
-
-    def _prep(self, x: Tensor) -> Tensor:
-        return self.norm(x if self.is_image else x.reshape(x.shape[0], -1))
-
-    def features(self, x: Tensor) -> Tensor:
-        """Penultimate-layer features ``(N, feature_dim)``."""
-        return self.body(self._prep(x))
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Class logits ``(N, num_classes)``."""
-        return self.head(self.dropout(self.features(x)))
+        super().__init__(
+            sample_shape, num_classes, channels=16, feature_dim=feature_dim, dropout=0.25, standardize=True
+        )
 
 
 def _split(provider: DatasetProvider, split: str) -> tuple[Tensor, Tensor]:
@@ -151,35 +106,32 @@ def deterministic_cpu() -> Iterator[None]:
 
 
 def _train(
-    x: Tensor, y: Tensor, num_classes: int, config: dict[str, Any]
+    x: Tensor, y: Tensor, num_classes: int, config: dict[str, Any], desc: str = "classifier"
 ) -> tuple[ClassifierNet, dict[str, float]]:
-    """Seeded, single-threaded, deterministic CPU training; the global RNG state, thread
-    count and deterministic-algorithms setting are restored afterwards."""
+    """Seeded, single-threaded, deterministic CPU training in a :class:`~aigc_sdk.training.FitLoop`
+    (installed plugins get the lifecycle hooks, labelled ``desc``; a NaN loss raises
+    :class:`~aigc_sdk.training.TrainingDivergedError`); the global RNG state, thread count and
+    deterministic-algorithms setting are restored afterwards."""
     with torch.random.fork_rng(devices=[]), deterministic_cpu():
         torch.manual_seed(config["seed"])
         net = ClassifierNet(tuple(x.shape[1:]), num_classes, config["feature_dim"])
-        # Standardisation statistics from the training split only.
-        dims = (0, 2, 3) if net.is_image else (0,)
-        flat = x if net.is_image else x.reshape(x.shape[0], -1)
-        net.norm.mean.copy_(flat.mean(dim=dims, keepdim=True).reshape(net.norm.mean.shape))
-        net.norm.std.copy_(flat.std(dim=dims, keepdim=True).clamp_min(1e-6).reshape(net.norm.std.shape))
+        net.fit_standardization(x)  # statistics from the training split only
         opt = torch.optim.Adam(net.parameters(), lr=config["lr"])
         n, bs, epochs = x.shape[0], config["batch_size"], config["epochs"]
         steps = epochs * ((n + bs - 1) // bs)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config["lr"], total_steps=steps)
         gen = torch.Generator().manual_seed(config["seed"])
-        loss_fn = nn.CrossEntropyLoss()
         t0 = time.perf_counter()
-        net.train()
-        for _ in range(epochs):
-            perm = torch.randperm(n, generator=gen)
-            for i in range(0, n, bs):
-                idx = perm[i : i + bs]
-                opt.zero_grad(set_to_none=True)
-                loss = loss_fn(net(x[idx]), y[idx])
-                loss.backward()
-                opt.step()
-                sched.step()
+
+        def batches() -> Iterator[tuple[Tensor, Tensor]]:
+            for _ in range(epochs):
+                perm = torch.randperm(n, generator=gen)
+                for i in range(0, n, bs):
+                    idx = perm[i : i + bs]
+                    yield x[idx], y[idx]
+
+        # The thread count stays deterministic_cpu's single thread (no num_threads here).
+        train_classifier_steps(net, batches(), opt, sched, total=steps, desc=desc)
         net.eval()
         return net, {"train_seconds": time.perf_counter() - t0, "train_accuracy": _accuracy(net, x, y)}
 
@@ -286,7 +238,7 @@ class ClassifierExtractor(FeatureExtractor):
                 except (OSError, ValueError) as exc:  # corrupt cache: retrain and overwrite
                     log.warning("ignoring unreadable classifier cache %s: %s", self.path, exc)
             log.info("training classifier on %s (%d samples)", ds, x_tr.shape[0])
-            net, stats = _train(x_tr, y_tr, self.num_classes, config)
+            net, stats = _train(x_tr, y_tr, self.num_classes, config, desc=f"classifier {ds}")
             state = {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}
             digest = weights_sha256(state)
             with deterministic_cpu():
