@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
-from aigc_sdk.specs import check_sample_count
+from aigc_sdk.validation import check_int
 
 
 class Generator(nn.Module, abc.ABC):
@@ -37,7 +37,7 @@ class Generator(nn.Module, abc.ABC):
 
     def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> Tensor:
         """Draw ``n`` standard-normal latents on this module's device."""
-        check_sample_count(n)
+        check_int("n", n, minimum=0)
         device = next(self.parameters()).device
         return torch.randn(n, self.latent_dim, generator=generator, device=device)
 
@@ -56,7 +56,7 @@ class Generator(nn.Module, abc.ABC):
         samples are bitwise reproducible for the same ``batch_size`` and agree to float
         rounding across batch sizes (kernels may choose another algorithm per batch shape).
         """
-        check_sample_count(n)
+        check_int("n", n, minimum=0)
         if condition is not None:
             condition = torch.as_tensor(condition)
             if condition.shape != (n,):

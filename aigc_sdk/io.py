@@ -618,9 +618,9 @@ def save_model(model: GenerativeModel, directory: str | os.PathLike[str], *, nam
     :func:`atomic_write_dir`): a reader never sees new weights beside an old config. Returns the
     directory.
     """
-    from aigc_sdk.interfaces import GenerativeModel
-
-    if not isinstance(model, GenerativeModel):
+    # Checked by what saving needs rather than by class, so this module never imports
+    # aigc_sdk.interfaces (whose GenerativeModel.save calls save_model).
+    if not all(callable(getattr(model, a, None)) for a in ("get_config", "state_dict", "load_state_dict")):
         raise ValueError(f"model must be a GenerativeModel, got {type(model).__name__}")
     if not isinstance(directory, (str, os.PathLike)) or not str(directory):
         raise ValueError(f"directory must be a path, got {directory!r}")

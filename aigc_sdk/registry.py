@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +42,14 @@ CREATED_TYPES: dict[str, str] = {
     "dataset": "DatasetProvider",
     "use_case": "UseCase",
 }
+
+
+def _interface(name: str) -> type | None:
+    """The ``aigc_sdk.interfaces`` class ``name``, or None when that module was never imported
+    (then nothing can be an instance of it). Read from ``sys.modules`` rather than imported:
+    interfaces -> io -> registry must not lead back to interfaces."""
+    module = sys.modules.get("aigc_sdk.interfaces")
+    return getattr(module, name, None) if module is not None else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,10 +261,8 @@ class Registry:
         obj = reg.resolve()(**config)
         expected = CREATED_TYPES.get(kind)
         if expected is not None:
-            from aigc_sdk import interfaces
-
-            cls = getattr(interfaces, expected)
-            if not isinstance(obj, cls):
+            cls = _interface(expected)
+            if cls is None or not isinstance(obj, cls):
                 raise TypeError(
                     f"{kind.replace('_', ' ')} {name!r} of plugin {reg.plugin!r}: its factory "
                     f"{_qualname(reg.target) if not isinstance(reg.target, str) else reg.target} returned "
@@ -437,8 +444,6 @@ def create_network(
     :class:`~aigc_sdk.interfaces.Discriminator`) and agree with the requested class count and
     latent size; a config key the factory does not accept is an error naming key and network.
     """
-    from aigc_sdk import interfaces
-
     reg = get_network_registration(kind, name)
     where = f"{kind} {name!r} (plugin {reg.plugin!r}, factory {reg.to_dict()['target']})"
     for key in NETWORK_ARGS:
@@ -461,11 +466,11 @@ def create_network(
             )
     shape = [int(d) for d in data_shape]
     net = factory(data_shape=shape, num_classes=num_classes, latent_dim=latent_dim, **config)
-    expected = getattr(interfaces, NETWORK_KINDS[kind])
-    if not isinstance(net, expected):
+    expected = _interface(NETWORK_KINDS[kind])
+    if expected is None or not isinstance(net, expected):
         raise TypeError(
             f"{where} returned {type(net).__module__}.{type(net).__qualname__}, "
-            f"expected an aigc_sdk.interfaces.{expected.__name__}"
+            f"expected an aigc_sdk.interfaces.{NETWORK_KINDS[kind]}"
         )
     got_classes = getattr(net, "num_classes", num_classes)
     if got_classes != num_classes:
@@ -473,8 +478,9 @@ def create_network(
             f"{where} was asked for num_classes={num_classes} "
             f"but built a network with num_classes={got_classes}"
         )
-    if kind != "discriminator" and getattr(net, "latent_dim", latent_dim) != latent_dim:
+    got_latent = getattr(net, "latent_dim", latent_dim)
+    if kind != "discriminator" and got_latent != latent_dim:
         raise ValueError(
-            f"{where} was asked for latent_dim={latent_dim} but built one with latent_dim={net.latent_dim}"
+            f"{where} was asked for latent_dim={latent_dim} but built one with latent_dim={got_latent}"
         )
     return net

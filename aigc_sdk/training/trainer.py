@@ -29,10 +29,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset, default_collate
 
+import aigc_sdk.training.checkpoint as ckpt
 from aigc_sdk.errors import AigcError
 from aigc_sdk.interfaces import DatasetProvider, GenerativeModel
 from aigc_sdk.io import format_tag, same_format
-from aigc_sdk.training import checkpoint as ckpt
 from aigc_sdk.training.callbacks import MetricsLogger
 from aigc_sdk.training.distributed import (
     DATA_PARALLEL_MODES,
