@@ -210,12 +210,40 @@ def _launch(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
+def _nproc_problem(nproc: int, device: str | None) -> str | None:
+    """Why ``--nproc`` cannot work here (more processes than GPUs), or None; more processes than
+    CPU cores only warns (they run, sharing the cores)."""
+    wants_cuda = (device or "auto").startswith("cuda")
+    if wants_cuda or device in (None, "auto"):
+        import torch
+
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if wants_cuda and gpus == 0:
+            return f"--nproc {nproc} --device {device}: no CUDA GPU is available"
+        if gpus and nproc > gpus:
+            return f"--nproc {nproc} is more than the {gpus} GPU(s) here; use --nproc {gpus} or --device cpu"
+        if gpus:
+            return None
+    cores = os.cpu_count() or 1
+    if nproc > cores:
+        print(
+            f"aigc train: warning: --nproc {nproc} is more than the {cores} CPU core(s); the processes "
+            "will share them (each with OMP_NUM_THREADS=1 from torchrun)",
+            file=sys.stderr,
+        )
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Handler of ``aigc train``; returns the exit code."""
     if args.nproc < 1:
         print("error: --nproc must be >= 1", file=sys.stderr)
         return 2
     if args.nproc > 1 and int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        problem = _nproc_problem(args.nproc, args.device)
+        if problem is not None:
+            print(f"aigc train: error: {problem}", file=sys.stderr)
+            return 2
         return _launch(args)
 
     import aigc_sdk

@@ -132,3 +132,20 @@ def test_a_streaming_folder_evaluates_like_an_in_memory_one(tmp_path: Path) -> N
         assert main([*ev, "--metrics", "fid,cas", "--n", "10", "--json", str(report)]) == 0
         values.append(json.loads(report.read_text())["metrics"])
     assert values[0] == values[1]
+
+
+def test_nproc_beyond_the_machine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    import torch
+
+    from aigc_sdk.commands.train import _nproc_problem
+
+    cores = os.cpu_count() or 1
+    assert _nproc_problem(cores + 1, "cpu") is None  # runs, sharing the cores ...
+    assert "more than the" in capsys.readouterr().err  # ... with a warning
+    if torch.cuda.is_available():
+        return  # the GPU cases need a machine without GPUs to fail fast
+    args = ["train", "ae", "--dataset", "digits", "--nproc", "2", "--device", "cuda"]
+    assert main([*args, "--out", str(tmp_path / "r")]) == 2
+    assert "no CUDA GPU is available" in capsys.readouterr().err
