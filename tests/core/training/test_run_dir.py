@@ -16,7 +16,7 @@ import aigc_sdk
 from aigc_sdk.commands import train
 from aigc_sdk.training import Trainer, list_checkpoints
 from aigc_sdk.training import checkpoint as ckpt
-from aigc_sdk.training.trainer import RUN_FILE, RunDirectoryError
+from aigc_sdk.training.run_dir import RUN_FILE, RunDirectoryError
 
 
 def _data(n: int = 48) -> TensorDataset:
