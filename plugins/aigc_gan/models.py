@@ -73,6 +73,10 @@ _RECIPE_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: (gamma, every) of the default lazy R1 penalty; configs saved before it record their own values.
+_R1_DEFAULT = (0.1, 16)
+
+
 def _ema_beta(batch: int, images_seen: int, ema_kimg: float, ema_rampup: float | None) -> float:
     """EMA decay for one step of ``batch`` images: half-life ``ema_kimg`` thousand images, ramped up
     as ``min(ema_kimg * 1000, images_seen * ema_rampup)`` so early steps do not average in the
@@ -112,7 +116,8 @@ class GAN(GenerativeModel):
             comma-separated subset of ``color``, ``translation``, ``cutout`` (``""`` disables).
         augment_p: probability that an image is augmented (per image, per step).
         r1_gamma: weight of the R1 penalty on real data (0 disables it); lazy: applied every
-            ``r1_every`` steps and scaled by ``r1_every``.
+            ``r1_every`` steps and scaled by ``r1_every``. Default 0.1 every 16 steps (0 with
+            ``loss="wgan-gp"``, which has its own gradient penalty).
         aux_weight: weight of an auxiliary class-prediction loss (conditional only; 0 disables:
             it favours one easy-to-classify sample per class, i.e. mode collapse).
         ema_kimg: half-life of the EMA generator in thousands of images.
@@ -145,8 +150,8 @@ class GAN(GenerativeModel):
         spectral_norm: bool | None = None,
         augment: str | None = None,
         augment_p: float = 1.0,
-        r1_gamma: float = 0.0,
-        r1_every: int = 1,
+        r1_gamma: float | None = None,
+        r1_every: int | None = None,
         gp_weight: float = 10.0,
         n_critic: int = 1,
         aux_weight: float = 0.0,
@@ -169,6 +174,10 @@ class GAN(GenerativeModel):
         spectral_norm = defaults["spectral_norm"] if spectral_norm is None else spectral_norm
         augment = defaults["augment"] if augment is None else augment
         output_conv = defaults["output_conv"] if output_conv is None else output_conv
+        if r1_gamma is None:  # measured: lazy R1 lowered FID and raised recall and coverage
+            r1_gamma = 0.0 if legacy or loss == "wgan-gp" else _R1_DEFAULT[0]
+        if r1_every is None:
+            r1_every = 1 if legacy else _R1_DEFAULT[1]
         self.arch = choose_arch(arch, shape)
         if hidden is None:
             hidden = defaults["hidden"] or (0 if self.arch != "mlp" else 256)
