@@ -27,7 +27,6 @@ GAN or a VAE:
 from __future__ import annotations
 
 import logging
-import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ from types import TracebackType
 from typing import Any
 
 from aigc_sdk import threads
+from aigc_sdk.training.divergence import TrainingDivergedError, divergence_reason
 from aigc_sdk.validation import check_int
 
 log = logging.getLogger("aigc_sdk.training")
@@ -107,10 +107,8 @@ class FitLoop:
         beyond ``divergence_threshold``.
         """
         values = {k: float(v) for k, v in (metrics or {}).items()}
-        reason = self._diverged(values)
+        reason = divergence_reason(values, self.divergence_threshold)
         if reason is not None:
-            from aigc_sdk.training.trainer import TrainingDivergedError
-
             self.last_metrics = values
             raise TrainingDivergedError(
                 f"{self.desc}: training diverged at step {self.step + 1} ({reason}); stopped",
@@ -130,8 +128,6 @@ class FitLoop:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        from aigc_sdk.training.trainer import TrainingDivergedError
-
         try:  # as with the Trainer: on_fit_end after a normal end and after a divergence stop
             if exc_type is None or issubclass(exc_type, TrainingDivergedError):
                 self._emit("on_fit_end", metrics=dict(self.last_metrics))
@@ -149,11 +145,3 @@ class FitLoop:
                 fn(trainer=self, model=self.model, **kwargs)
         for failure in call_lifecycle_hook(hook, trainer=self, model=self.model, **kwargs):
             log.warning("aigc_sdk: %s; the plugin is quarantined and the fit continues", failure.describe())
-
-    def _diverged(self, metrics: Mapping[str, float]) -> str | None:
-        for k, v in metrics.items():
-            if not math.isfinite(v):
-                return f"{k}={v}"
-            if self.divergence_threshold is not None and abs(v) > self.divergence_threshold:
-                return f"|{k}|={abs(v):.3g} > divergence_threshold={self.divergence_threshold:g}"
-        return None

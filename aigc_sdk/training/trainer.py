@@ -14,7 +14,6 @@ directory holding another run's checkpoints, metrics, samples or saved model (un
 from __future__ import annotations
 
 import contextlib
-import math
 import sys
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
@@ -26,7 +25,6 @@ import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset, default_collate
 
 import aigc_sdk.training.checkpoint as ckpt
-from aigc_sdk.errors import AigcError
 from aigc_sdk.interfaces import DatasetProvider, GenerativeModel
 from aigc_sdk.training.callbacks import MetricsLogger
 from aigc_sdk.training.distributed import (
@@ -41,6 +39,8 @@ from aigc_sdk.training.distributed import (
     unwrap_networks,
     wrap_networks,
 )
+from aigc_sdk.training.divergence import TrainingDivergedError as TrainingDivergedError
+from aigc_sdk.training.divergence import divergence_reason
 from aigc_sdk.training.rng import capture_rng_state, restore_rng_state, seed_everything, set_deterministic
 from aigc_sdk.training.run_dir import RUN_ENTRIES as RUN_ENTRIES  # re-exported: callers of earlier releases
 from aigc_sdk.training.run_dir import RUN_FILE as RUN_FILE
@@ -49,20 +49,6 @@ from aigc_sdk.training.schedules import check_schedule, lr_factor
 from aigc_sdk.validation import check_int
 
 PRECISIONS = ("fp32", "bf16", "fp16")
-
-
-class TrainingDivergedError(AigcError, RuntimeError):
-    """Training produced a non-finite (or exploding) metric and was stopped.
-
-    ``step`` is the failing step, ``metrics`` its metrics and ``last_checkpoint`` the newest
-    good checkpoint (None when none was written).
-    """
-
-    def __init__(
-        self, message: str, step: int, metrics: Mapping[str, float], last_checkpoint: Path | None
-    ) -> None:
-        super().__init__(message)
-        self.step, self.metrics, self.last_checkpoint = step, dict(metrics), last_checkpoint
 
 
 def select_device(device: str | torch.device = "auto", local_rank: int = 0) -> torch.device:
@@ -498,15 +484,6 @@ class Trainer(RunDirectory):
         for module in children or [self.model]:
             module.compile(**options)
 
-    def _diverged(self, metrics: Mapping[str, float]) -> str | None:
-        for k, v in metrics.items():
-            v = float(v)
-            if not math.isfinite(v):
-                return f"{k}={v}"
-            if self.divergence_threshold is not None and abs(v) > self.divergence_threshold:
-                return f"|{k}|={abs(v):.3g} > divergence_threshold={self.divergence_threshold:g}"
-        return None
-
     def _setup(self) -> None:
         dev = select_device(self._requested_device)
         self.dist = init_from_env(dev)
@@ -609,7 +586,7 @@ class Trainer(RunDirectory):
                     for k, opt in self.optimizers.items():
                         metrics[f"lr_{k}"] = float(opt.param_groups[0]["lr"])
                 metrics = reduce_metrics(metrics, self.dist.world_size)
-                reason = self._diverged(metrics)
+                reason = divergence_reason(metrics, self.divergence_threshold)
                 if reason is not None:
                     self.last_metrics = metrics
                     msg = f"training diverged at step {self.step + 1} ({reason}); stopped. " + (
