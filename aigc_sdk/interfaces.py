@@ -227,7 +227,9 @@ def split_tensors(data: torch.utils.data.Dataset[Any], indices: Any = None) -> t
     if isinstance(data, torch.utils.data.TensorDataset):
         tensors = tuple(data.tensors)
         return tensors if indices is None else tuple(t[torch.as_tensor(indices)] for t in tensors)
-    order = range(len(data)) if indices is None else [int(i) for i in indices]  # type: ignore[arg-type]
+    if not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
+        raise ValueError(f"data must be a map-style Dataset (len and indexing), got {type(data).__name__}")
+    order = range(len(data)) if indices is None else [int(i) for i in indices]
     items = [data[i] for i in order]
     if not items:
         raise ValueError("the split is empty")

@@ -165,6 +165,8 @@ def load_use_case(directory: str | os.PathLike[str]) -> Any:
     """
     from aigc_sdk.registry import default_registry
 
+    if not isinstance(directory, (str, os.PathLike)) or not str(directory):
+        raise ValueError(f"directory must be a path, got {directory!r}")
     path = Path(directory)
     files = _read_saved(path, (CONFIG_FILE, WEIGHTS_FILE))
     if isinstance(files, str):

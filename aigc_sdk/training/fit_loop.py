@@ -35,7 +35,7 @@ from typing import Any
 
 from aigc_sdk import threads
 from aigc_sdk.training.divergence import TrainingDivergedError, divergence_reason
-from aigc_sdk.validation import check_int
+from aigc_sdk.validation import check_int, check_number
 
 log = logging.getLogger("aigc_sdk.training")
 
@@ -70,6 +70,9 @@ class FitLoop:
         self.model, self.desc = model, desc
         self.steps = check_int("total", total, minimum=0, allow_none=True)
         self.num_threads = check_int("num_threads", num_threads, allow_none=True)
+        if progress is not None and not isinstance(progress, bool):
+            raise ValueError(f"progress must be True, False or None, got {progress!r}")
+        check_number("divergence_threshold", divergence_threshold, minimum=0, exclusive=True, allow_none=True)
         self.user_callbacks = list(callbacks)
         self.progress, self.divergence_threshold = progress, divergence_threshold
         self.step = 0  # steps done so far (``trainer.step`` to hooks, as with the Trainer)

@@ -87,3 +87,17 @@ def test_load_use_case_finds_the_registered_use_case_from_the_format(tmp_path: P
     save_artifact(tmp_path / "other", {}, {"format": "aigc-sdk/nothing-reads-this"})
     with pytest.raises(ValueError, match="no registered use-case reads"):
         aigc_sdk.load_use_case(tmp_path / "other")
+
+
+def test_new_helpers_name_bad_arguments() -> None:
+    from aigc_sdk.interfaces import split_tensors
+    from aigc_sdk.training import FitLoop
+
+    with pytest.raises(ValueError, match="directory must be a path"):
+        aigc_sdk.load_use_case(3)
+    with pytest.raises(ValueError, match="data must be a map-style Dataset"):
+        split_tensors(42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="progress must be True, False or None"):
+        FitLoop(model=torch.nn.Linear(1, 1), progress="yes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="divergence_threshold must be a positive number"):
+        FitLoop(model=torch.nn.Linear(1, 1), divergence_threshold=-1.0)
