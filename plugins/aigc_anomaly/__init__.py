@@ -1,4 +1,4 @@
-"""Anomaly / fraud / defect detection with autoencoders and VAEs, registered lazily.
+"""Anomaly / fraud / defect detection (network + classical ensemble, AE, VAE), registered lazily.
 
 This module must stay light: it names where things live and imports no torch. The
 detector lives in :mod:`aigc_anomaly.detector`, the ``aigc anomaly`` command in
@@ -20,7 +20,7 @@ def register_use_cases(register: Any) -> None:
     register(
         "anomaly",
         "aigc_anomaly.detector:Detector",
-        summary="AE/VAE anomaly detector: robust scaling, denoised refit, whitened reconstruction scores",
+        summary="anomaly detector: AE + isolation forest + ECOD ensemble (rotation CNN on images), or AE/VAE",
         task="anomaly-detection",
     )
 

@@ -139,13 +139,21 @@ def _score(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: Any) -> None:
     """Add the ``anomaly`` command with ``fit`` and ``score`` sub-commands."""
-    p = subparsers.add_parser("anomaly", help="anomaly / fraud detection with AE and VAE (fit, score)")
+    p = subparsers.add_parser(
+        "anomaly", help="anomaly / fraud detection: ensemble, AE or VAE detectors (fit, score)"
+    )
     sub = p.add_subparsers(dest="anomaly_command", metavar="ACTION", required=True)
 
     f = sub.add_parser("fit", help="fit a detector on unlabelled rows (CSV with header, or .npy)")
     f.add_argument("data", help="training data: CSV (numeric columns) or .npy")
     f.add_argument("--out", required=True, help="directory for config.json + model.safetensors + report.json")
-    f.add_argument("--kind", choices=["ae", "vae"], default="ae")
+    f.add_argument(
+        "--kind",
+        choices=["ensemble", "ae", "vae"],  # the detector's KINDS (not imported: torch is heavy)
+        default="ensemble",
+        help="ensemble (default: network + isolation forest + ECOD; rotation CNN + forest for images), "
+        "ae or vae (the network alone)",
+    )
     f.add_argument("--epochs", type=int, default=10)
     f.add_argument("--contamination", type=float, default=0.1, help="expected anomaly fraction (threshold)")
     f.add_argument("--nan-policy", choices=["raise", "median"], default="raise")

@@ -1,6 +1,13 @@
-"""The ``anomaly`` use-case: an AE / VAE detector for tabular data (and flattened images).
+"""The ``anomaly`` use-case: a detector for tabular data and images.
 
-Recipe (each step measured on the Shuttle protocol, see ``docs/usecases.md``):
+The default ``kind="ensemble"`` adds robustly standardised scores of several detectors, each
+strong where another is weak (measured on four data sets, see ``docs/usecases.md``):
+
+* tables: the autoencoder recipe below + an isolation forest (weight 2) + ECOD;
+* images ``(N, C, H, W)``: a rotation-prediction CNN (:mod:`aigc_anomaly.rotation`) + an
+  isolation forest on the pixels.
+
+``kind="ae"`` / ``"vae"`` is the network recipe alone (each step measured on Shuttle):
 
 1. scale features on the training data (``standard`` or ``robust``), NaN refused or imputed;
 2. train a small autoencoder on all training rows;
@@ -29,9 +36,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from aigc_anomaly.classical import ECODScorer, IsolationForestScorer, ScoreStandardiser
 from aigc_anomaly.columns import ColumnRoles, align_columns, is_frame, split_columns
 from aigc_anomaly.networks import TabularAutoEncoder
 from aigc_anomaly.preprocessing import Preprocessor
+from aigc_anomaly.rotation import RotationNet
 from aigc_anomaly.whitening import RobustGaussian
 from aigc_sdk import threads as torch_threads
 from aigc_sdk.interfaces import UseCase
@@ -41,6 +50,15 @@ from aigc_sdk.validation import check_int
 
 FORMAT = format_tag("anomaly-detector")
 SCORE_SPACES = ("residual", "joint", "latent")
+KINDS = ("ensemble", "ae", "vae")
+# Ensemble weights, chosen on the protocol's tables: the forest is the steadiest of the three.
+TABULAR_WEIGHTS = {"network": 1.0, "forest": 2.0, "ecod": 1.0}
+IMAGE_WEIGHTS = {"rotation": 1.0, "forest": 1.0}
+
+
+def _is_image_shape(shape: tuple[int, ...] | None) -> bool:
+    """True for a per-sample shape ``(C, H, W)`` with at most 4 channels and H = W >= 8."""
+    return shape is not None and len(shape) == 3 and shape[0] <= 4 and shape[1] == shape[2] >= 8
 
 
 def _threads_arg(num_threads: Any) -> int | None:
@@ -63,10 +81,12 @@ def _binary_labels(column: Any) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 class Detector(UseCase):
-    """Unsupervised anomaly detector built from an autoencoder (``kind="ae"``) or a VAE (``"vae"``).
+    """Unsupervised anomaly detector: an ensemble (default), an autoencoder or a VAE.
 
     Args:
-        kind: ``"ae"`` or ``"vae"``.
+        kind: ``"ensemble"`` (the network recipe, an isolation forest and ECOD for tables; a
+            rotation-prediction CNN and an isolation forest for images), ``"ae"`` or ``"vae"``
+            (the network recipe alone).
         hidden: widths of the encoder's hidden layers (the decoder mirrors them).
         latent_dim: size of the code.
         epochs, batch_size, lr: training of each autoencoder (Adam, one-cycle schedule).
@@ -74,6 +94,10 @@ class Detector(UseCase):
         trim: fraction of training rows dropped before the second fit (0 disables the refit).
         contamination: expected anomaly fraction; sets the :meth:`predict` threshold.
         score_space: ``"residual"`` (default), ``"joint"`` (residual + code) or ``"latent"``.
+        forest_trees: trees of the ensemble's isolation forest.
+        rotation_steps: training steps of the ensemble's rotation CNN (images); ``None``:
+            two epochs, at least 150 and at most 1000 steps (longer overfits: measured on
+            Fashion-MNIST, 300 steps gave AP 0.42 against 0.53 for 140).
         scaling, nan_policy, clip: see :class:`aigc_anomaly.preprocessing.Preprocessor`.
         seed: makes fit and score bitwise reproducible on CPU (same thread count).
 
@@ -91,7 +115,7 @@ class Detector(UseCase):
 
     def __init__(
         self,
-        kind: str = "ae",
+        kind: str = "ensemble",
         *,
         hidden: tuple[int, ...] | list[int] = (64, 64),
         latent_dim: int = 4,
@@ -102,13 +126,15 @@ class Detector(UseCase):
         trim: float = 0.1,
         contamination: float = 0.1,
         score_space: str = "residual",
+        forest_trees: int = 300,
+        rotation_steps: int | None = None,
         scaling: str = "standard",
         nan_policy: str = "raise",
         clip: float | None = 1e3,
         seed: int = 0,
     ) -> None:
-        if kind not in ("ae", "vae"):
-            raise ValueError(f"kind must be 'ae' or 'vae', got {kind!r}")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if score_space not in SCORE_SPACES:
             raise ValueError(f"score_space must be one of {SCORE_SPACES}, got {score_space!r}")
         if not 0.0 <= trim < 0.5:
@@ -126,6 +152,8 @@ class Detector(UseCase):
             "trim": float(trim),
             "contamination": float(contamination),
             "score_space": score_space,
+            "forest_trees": check_int("forest_trees", forest_trees),
+            "rotation_steps": None if rotation_steps is None else check_int("rotation_steps", rotation_steps),
             "scaling": scaling,
             "nan_policy": nan_policy,
             "clip": clip,
@@ -135,6 +163,11 @@ class Detector(UseCase):
         self.net: TabularAutoEncoder | None = None
         self.gaussian: RobustGaussian | None = None
         self.threshold: float | None = None
+        # the ensemble's other members and how their scores are standardised and weighted
+        self.forest: IsolationForestScorer | None = None
+        self.ecod: ECODScorer | None = None
+        self.rotation: RotationNet | None = None
+        self.parts: dict[str, tuple[float, ScoreStandardiser]] = {}
         self.column_roles = ColumnRoles(features=[])  # filled by a fit on a DataFrame
         self._report: dict[str, Any] = {}
 
@@ -147,7 +180,9 @@ class Detector(UseCase):
         c = self.config
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
             torch.manual_seed(seed)
-            net = TabularAutoEncoder(x.shape[1], tuple(c["hidden"]), c["latent_dim"], c["kind"], c["beta"])
+            net = TabularAutoEncoder(
+                x.shape[1], tuple(c["hidden"]), c["latent_dim"], self._net_kind, c["beta"]
+            )
         gen = torch.Generator().manual_seed(seed)
         bs = min(c["batch_size"], len(x))
         steps_per_epoch = math.ceil(len(x) / bs)
@@ -190,6 +225,75 @@ class Detector(UseCase):
                 f"{exc}; try scaling='robust' or a lower lr", exc.step, exc.metrics, None
             ) from exc
         return net.eval(), last
+
+    @property
+    def _net_kind(self) -> str:
+        """The autoencoder's kind: the ensemble's network member is a plain autoencoder."""
+        return "ae" if self.config["kind"] == "ensemble" else str(self.config["kind"])
+
+    def _images(self, x: Tensor) -> Tensor:
+        """Scaled rows back to images in their own units, divided by one global spread: the
+        rotation CNN must see the pixels, not per-pixel standardised values."""
+        p = self.preprocessor
+        assert p.center is not None and p.scale is not None and p.shape is not None
+        raw = x.double() * torch.from_numpy(p.scale) + torch.from_numpy(p.center)
+        return raw.float().reshape(len(x), *p.shape)
+
+    def _train_rotation(self, images: Tensor, *, callbacks: Sequence[Any], threads: int | None) -> None:
+        """Fit the rotation CNN on the training images in a FitLoop."""
+        c = self.config
+        bs = min(64, len(images))
+        steps = c["rotation_steps"] or min(max(2 * (len(images) // bs), 150), 1000)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(c["seed"])
+            net = RotationNet(images.shape[1])
+        gen = torch.Generator().manual_seed(c["seed"])
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        loop = FitLoop(
+            model=net,
+            total=steps,
+            desc="anomaly ensemble: rotation CNN",
+            callbacks=callbacks,
+            num_threads=threads,
+        )
+        net.train()
+        with loop:
+            step = 0
+            while step < steps and not loop.should_stop:
+                perm = torch.randperm(len(images), generator=gen)
+                for i in range(0, len(images) - bs + 1, bs):
+                    loss = net.loss(images[perm[i : i + bs]])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    step += 1
+                    loop.end_step({"loss": loss.item()})
+                    if step >= steps or loop.should_stop:
+                        break
+        self.rotation = net.eval()
+
+    def _member_scores(self, x: Tensor) -> dict[str, np.ndarray]:
+        """Raw scores of each ensemble member on scaled rows ``x``."""
+        assert self.gaussian is not None
+        out: dict[str, np.ndarray] = {}
+        if self.rotation is not None:
+            out["rotation"] = self.rotation.score(self._images(x)).numpy()
+        if self.net is not None:
+            # log: whitened residual distances are heavy-tailed and would drown the others
+            out["network"] = np.log1p(self.gaussian.score(self._features(x)).numpy())
+        if self.forest is not None:
+            out["forest"] = self.forest.score(x.numpy())
+        if self.ecod is not None:
+            out["ecod"] = self.ecod.score(x.numpy())
+        return out
+
+    def _raw_score(self, x: Tensor) -> np.ndarray:
+        """The detector's score of scaled rows ``x``: the ensemble's weighted sum, or the network's."""
+        if self.config["kind"] != "ensemble":
+            assert self.gaussian is not None
+            return self.gaussian.score(self._features(x)).numpy()
+        members = self._member_scores(x)
+        return sum((w * std(members[name]) for name, (w, std) in self.parts.items()), np.zeros(len(x)))
 
     def _features(self, x: Tensor) -> Tensor:
         assert self.net is not None
@@ -272,12 +376,18 @@ class Detector(UseCase):
         x = torch.from_numpy(self.preprocessor.fit(data))
         if len(x) < 10:
             raise ValueError(f"need at least 10 training rows, got {len(x)}")
-        self.net, loss1 = self._train(
-            x, c["seed"], desc=f"anomaly {c['kind']}: fit", callbacks=callbacks, threads=threads
-        )
+        self.net = self.rotation = self.forest = self.ecod = None
+        self.parts = {}
+        images = c["kind"] == "ensemble" and _is_image_shape(self.preprocessor.shape)
+        loss1 = loss2 = None
         kept = len(x)
-        loss2 = None
-        if c["trim"] > 0:
+        if images:
+            self._train_rotation(self._images(x), callbacks=callbacks, threads=threads)
+        else:
+            self.net, loss1 = self._train(
+                x, c["seed"], desc=f"anomaly {c['kind']}: fit", callbacks=callbacks, threads=threads
+            )
+        if self.net is not None and c["trim"] > 0:
             code, _ = self.net.embed(x)
             dist = RobustGaussian(keep=1.0 - c["trim"]).fit(code).score(code)
             mask = dist <= torch.quantile(dist, 1.0 - c["trim"])
@@ -289,8 +399,17 @@ class Detector(UseCase):
                 callbacks=callbacks,
                 threads=threads,
             )
-        self.gaussian = RobustGaussian(keep=1.0 - c["trim"] if c["trim"] > 0 else 0.9).fit(self._features(x))
-        train_scores = self.gaussian.score(self._features(x))
+        self.gaussian = RobustGaussian(keep=1.0 - c["trim"] if c["trim"] > 0 else 0.9)
+        if self.net is not None:
+            self.gaussian.fit(self._features(x))
+        if c["kind"] == "ensemble":
+            self.forest = IsolationForestScorer(c["forest_trees"], seed=c["seed"]).fit(x.numpy())
+            if not images:
+                self.ecod = ECODScorer().fit(x.numpy())
+            weights = IMAGE_WEIGHTS if images else TABULAR_WEIGHTS
+            members = self._member_scores(x)
+            self.parts = {name: (w, ScoreStandardiser().fit(members[name])) for name, w in weights.items()}
+        train_scores = torch.from_numpy(self._raw_score(x))
         self.threshold = float(torch.quantile(train_scores, 1.0 - c["contamination"]))
         self.column_roles = roles
         self._report = {
@@ -298,6 +417,7 @@ class Detector(UseCase):
             "config": dict(c),
             "n_train": len(x),
             "n_features": int(x.shape[1]),
+            "members": list(self.parts) or ["network"],
             "n_kept_for_refit": kept,
             "loss_first_fit": loss1,
             "loss_refit": loss2,
@@ -325,7 +445,7 @@ class Detector(UseCase):
 
     # ------------------------------------------------------------------ inference
     def _check_fitted(self) -> None:
-        if self.net is None or self.gaussian is None:
+        if (self.net is None and self.rotation is None) or self.gaussian is None:
             raise RuntimeError("Detector is not fitted; call fit(X) or Detector.load(dir) first")
 
     def _matrix(self, data: Any, where: str) -> Tensor:
@@ -351,7 +471,7 @@ class Detector(UseCase):
         threads = _threads_arg(num_threads)
         x = self._matrix(data, "score")
         with torch_threads.num_threads(threads):
-            return self.gaussian.score(self._features(x)).numpy()
+            return self._raw_score(x)
 
     def predict(self, data: Any, *, num_threads: int | None = None) -> np.ndarray:
         """1 for rows scoring above the contamination threshold, else 0 (int64)."""
@@ -394,18 +514,30 @@ class Detector(UseCase):
         from aigc_sdk.io import save_artifact
 
         self._check_fitted()
-        assert self.net is not None and self.gaussian is not None
         prep_cfg, tensors = self.preprocessor.state()
-        tensors.update({f"net.{k}": v for k, v in self.net.state_dict().items()})
-        assert self.gaussian.mean is not None and self.gaussian.precision is not None
-        tensors["gauss.mean"] = self.gaussian.mean
-        tensors["gauss.precision"] = self.gaussian.precision
+        if self.net is not None:
+            assert self.gaussian is not None
+            assert self.gaussian.mean is not None and self.gaussian.precision is not None
+            tensors.update({f"net.{k}": v for k, v in self.net.state_dict().items()})
+            tensors["gauss.mean"] = self.gaussian.mean
+            tensors["gauss.precision"] = self.gaussian.precision
+        if self.rotation is not None:
+            tensors.update({f"rotation.{k}": v for k, v in self.rotation.state_dict().items()})
+        if self.forest is not None:
+            tensors.update(self.forest.state("forest."))
+        if self.ecod is not None:
+            assert self.ecod.sorted is not None and self.ecod.skew_sign is not None
+            tensors["ecod.sorted"], tensors["ecod.skew_sign"] = self.ecod.sorted, self.ecod.skew_sign
         meta = {
             "format": FORMAT,
             "format_version": 1,
             "config": self.config,
             "preprocessor": prep_cfg,
-            "in_dim": int(self.net.decoder.net[-1].out_features),
+            "in_dim": int(np.prod(self.preprocessor.shape or (0,))),
+            "ensemble": {
+                name: {"weight": w, "center": z.center, "spread": z.spread}
+                for name, (w, z) in self.parts.items()
+            },
             "threshold": self.threshold,
             "columns": self.column_roles.metadata(),  # so scoring drops the same columns
             "report": self._report,
@@ -421,13 +553,29 @@ class Detector(UseCase):
         det = cls(**meta["config"])
         det.preprocessor = Preprocessor.from_state(meta["preprocessor"], tensors)
         c = det.config
-        det.net = TabularAutoEncoder(
-            meta["in_dim"], tuple(c["hidden"]), c["latent_dim"], c["kind"], c["beta"]
-        )
-        det.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        det.net.eval()
         det.gaussian = RobustGaussian()
-        det.gaussian.mean, det.gaussian.precision = tensors["gauss.mean"], tensors["gauss.precision"]
+        if "gauss.mean" in tensors:
+            det.net = TabularAutoEncoder(
+                meta["in_dim"], tuple(c["hidden"]), c["latent_dim"], det._net_kind, c["beta"]
+            )
+            det.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+            det.net.eval()
+            det.gaussian.mean, det.gaussian.precision = tensors["gauss.mean"], tensors["gauss.precision"]
+        if "rotation.head.weight" in tensors:
+            shape = det.preprocessor.shape
+            assert shape is not None
+            det.rotation = RotationNet(shape[0])
+            det.rotation.load_state_dict({k[9:]: v for k, v in tensors.items() if k.startswith("rotation.")})
+            det.rotation.eval()
+        if "forest.roots" in tensors:
+            det.forest = IsolationForestScorer.from_state(tensors, "forest.")
+        if "ecod.sorted" in tensors:
+            det.ecod = ECODScorer()
+            det.ecod.sorted, det.ecod.skew_sign = tensors["ecod.sorted"], tensors["ecod.skew_sign"]
+        det.parts = {
+            name: (float(p["weight"]), ScoreStandardiser(float(p["center"]), float(p["spread"])))
+            for name, p in (meta.get("ensemble") or {}).items()
+        }
         det.threshold = meta["threshold"]
         roles = meta.get("columns") or {}  # absent in detectors saved before it was recorded
         det.column_roles = ColumnRoles(
