@@ -1,7 +1,7 @@
 """Metric benchmarks (pytest-benchmark).
 
 Run: ``pytest benchmarks/test_metrics_bench.py --benchmark-only -s`` (add
-``-k fid`` or ``-k prdc``). Targets from issue 5: FID from two sets of 10,000 x 2,048
+``-k fid`` or ``-k prdc``). Targets: FID from two sets of 10,000 x 2,048
 features end to end (statistics + distance) in <= 5 s on 2 cores and >= 4x faster than the
 scipy.linalg.sqrtm route in the same run; P/R/D/C for 10,000 vs 10,000 x 2,048 in bounded
 memory (peak RSS reported from a child process).

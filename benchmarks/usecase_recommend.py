@@ -1,4 +1,4 @@
-"""MovieLens-100k strong-generalisation protocol for the ``recommend`` use-case (issue 6, part 3).
+"""MovieLens-100k strong-generalisation protocol for the ``recommend`` use-case.
 
 Data: RecBole's copy ``recbole/dataset_example/ml-100k/ml-100k.inter`` (``pip install --no-deps
 recbole``; research-use data, read in place and never copied). Protocol (Liang et al. 2018):

@@ -31,7 +31,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-ANCHORS = {  # mean of seeds 0 and 1, from issue 6 (2 cores, quiet machine)
+ANCHORS = {  # mean of seeds 0 and 1 (2 cores, quiet machine)
     "ctgan-0.12.1 TVAE (300 ep)": {"quality": 0.922, "detection": 0.581, "tstr_auc": 0.799, "fit_s": 62},
     "ctgan-0.12.1 CTGAN (300 ep)": {"quality": 0.816, "detection": 0.594, "tstr_auc": 0.695, "fit_s": 218},
     "SDV GaussianCopula": {"quality": 0.898, "detection": 0.318, "tstr_auc": 0.655, "fit_s": 0.8},
