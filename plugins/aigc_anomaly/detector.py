@@ -1,6 +1,6 @@
 """The ``anomaly`` use-case: a detector for tabular data and images.
 
-The default ``kind="ensemble"`` adds robustly standardised scores of several detectors, each
+The default ``kind="ensemble"`` adds the standardised scores of several detectors, each
 strong where another is weak (measured on four data sets, see ``docs/usecases.md``):
 
 * tables: the autoencoder recipe below + an isolation forest (weight 2) + ECOD;
@@ -232,8 +232,8 @@ class Detector(UseCase):
         return "ae" if self.config["kind"] == "ensemble" else str(self.config["kind"])
 
     def _images(self, x: Tensor) -> Tensor:
-        """Scaled rows back to images in their own units, divided by one global spread: the
-        rotation CNN must see the pixels, not per-pixel standardised values."""
+        """Scaled rows back to images in their own units: the rotation CNN must see the pixels,
+        not per-pixel standardised values (those differ by position, which gives rotations away)."""
         p = self.preprocessor
         assert p.center is not None and p.scale is not None and p.shape is not None
         raw = x.double() * torch.from_numpy(p.scale) + torch.from_numpy(p.center)
