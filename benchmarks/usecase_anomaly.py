@@ -9,7 +9,7 @@ Data sets (offline, from installed packages; ``river`` for two of them):
 * ``fashion-mnist``: the training images of Fashion-MNIST (Debian's ``dataset-fashion-mnist``),
   one class normal (``--fashion-classes``, default 0), images of the other classes drawn to 5%;
   passed as images ``(N, 1, 28, 28)``.
-* ``segment``: river's UCI image-segmentation table (2,310 rows, 19 features, 7 classes); class
+* ``segment``: river's UCI image-segmentation table (2,310 rows, 18 features, 7 classes); class
   number ``seed % 7`` is the anomaly, drawn to 5%, the other six are normal.
 
 Per seed: a stratified 70/30 split; every method is fit on the training part without labels and
@@ -95,6 +95,7 @@ def fashion_mnist(normal_class: int) -> Callable[[int], tuple[np.ndarray, np.nda
     """A loader for the one-class Fashion-MNIST split with ``normal_class`` normal."""
 
     def load(seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """The split for ``seed`` (the images are read once and kept)."""
         if not _FASHION:
             import aigc_sdk
 
