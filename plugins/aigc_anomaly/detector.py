@@ -46,7 +46,7 @@ from aigc_sdk import threads as torch_threads
 from aigc_sdk.interfaces import UseCase
 from aigc_sdk.io import format_tag
 from aigc_sdk.training import FitLoop, TrainingDivergedError
-from aigc_sdk.validation import check_int
+from aigc_sdk.validation import check_choice, check_int
 
 FORMAT = format_tag("anomaly-detector")
 SCORE_SPACES = ("residual", "joint", "latent")
@@ -133,8 +133,7 @@ class Detector(UseCase):
         clip: float | None = 1e3,
         seed: int = 0,
     ) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        check_choice("kind", kind, KINDS)
         if score_space not in SCORE_SPACES:
             raise ValueError(f"score_space must be one of {SCORE_SPACES}, got {score_space!r}")
         if not 0.0 <= trim < 0.5:
@@ -287,12 +286,13 @@ class Detector(UseCase):
             out["ecod"] = self.ecod.score(x.numpy())
         return out
 
-    def _raw_score(self, x: Tensor) -> np.ndarray:
-        """The detector's score of scaled rows ``x``: the ensemble's weighted sum, or the network's."""
+    def _raw_score(self, x: Tensor, members: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """The detector's score of scaled rows ``x``: the ensemble's weighted sum (of ``members``
+        when they are already computed for ``x``), or the network's."""
         if self.config["kind"] != "ensemble":
             assert self.gaussian is not None
             return self.gaussian.score(self._features(x)).numpy()
-        members = self._member_scores(x)
+        members = self._member_scores(x) if members is None else members
         return sum((w * std(members[name]) for name, (w, std) in self.parts.items()), np.zeros(len(x)))
 
     def _features(self, x: Tensor) -> Tensor:
@@ -409,7 +409,8 @@ class Detector(UseCase):
             weights = IMAGE_WEIGHTS if images else TABULAR_WEIGHTS
             members = self._member_scores(x)
             self.parts = {name: (w, ScoreStandardiser().fit(members[name])) for name, w in weights.items()}
-        train_scores = torch.from_numpy(self._raw_score(x))
+        # the ensemble's training members were just scored for the standardisers: reuse them
+        train_scores = torch.from_numpy(self._raw_score(x, members if self.parts else None))
         self.threshold = float(torch.quantile(train_scores, 1.0 - c["contamination"]))
         self.column_roles = roles
         self._report = {

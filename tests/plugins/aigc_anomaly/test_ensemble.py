@@ -17,7 +17,8 @@ from aigc_anomaly.detector import Detector
 from .test_detector import FAST, cluster_with_outliers
 
 
-def test_forest_scores_match_scikit_learn() -> None:
+def test_forest_scores_match_scikit_learn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(IsolationForestScorer, "CHUNK", 128)  # several chunks, a ragged last one
     x, _ = cluster_with_outliers(seed=3, n=500, d=5)
     ours = IsolationForestScorer(n_estimators=40, max_samples=128, seed=7).fit(x)
     ref = IsolationForest(n_estimators=40, max_samples=128, random_state=7).fit(x)
